@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# xy-ticket back office: `docker compose up` (see docker-compose.yml).
+# Migrations are embedded in the binary (sqlx::migrate!), so only it is shipped.
+
+FROM rust:1.95-bookworm AS builder
+WORKDIR /app
+# rust-toolchain.toml pins 1.95.0 with rustfmt + clippy; the image's toolchain serves it.
+# sqlx query macros (if any) must use the committed .sqlx/ cache: no database at build time.
+ENV SQLX_OFFLINE=true \
+    CARGO_TERM_COLOR=never
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    cargo build --release --locked -p xyt-server
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin xyt
+COPY --from=builder /app/target/release/xyt /usr/local/bin/xyt
+USER xyt
+ENV XYT_BIND=0.0.0.0:8080 \
+    RUST_LOG=info,sqlx=warn
+EXPOSE 8080
+CMD ["xyt", "serve"]

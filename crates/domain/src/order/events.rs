@@ -1,0 +1,120 @@
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{OrderNo, OutOrderNo};
+
+/// The goods config as it was when the order came in (XGJ's call carries no amount).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoodsSnapshot {
+    pub goods_no: String,
+    pub goods_name: String,
+    pub goods_price_cent: i64,
+    pub ticket_type: String,
+    pub season_label: String,
+}
+
+/// The fields of XGJ's 创建卡密订单 call that the order needs; the raw body is kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjPurchase {
+    /// XGJ's `order_no`, our external order number.
+    pub order_no: String,
+    pub goods_no: String,
+    pub buy_quantity: i64,
+    pub notify_url: String,
+    pub biz_order_no: String,
+    pub max_amount: Option<i64>,
+}
+
+/// What an ERP order push said about the trade (闲鱼 order / refund state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjTradeChange {
+    pub order_status: i64,
+    pub refund_status: i64,
+    pub modify_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjVirtualOrderReceived {
+    pub order_no: OrderNo,
+    pub external_order_no: String,
+    pub biz_order_no: String,
+    /// XGJ's body as received, plus the `mchId` of the query.
+    pub request: serde_json::Value,
+    pub goods_no: String,
+    pub buy_quantity: i64,
+    pub notify_url: String,
+    /// `None` when the goods number is not configured: the buyer has paid, so the order is
+    /// taken in all the same and flagged for manual review.
+    pub goods_snapshot: Option<GoodsSnapshot>,
+    pub ticket_type: Option<String>,
+    pub season_label: Option<String>,
+    /// goods price × quantity, `None` for unknown goods.
+    pub paid_amount: Option<Decimal>,
+    /// The platform fee rate in force at intake, and paid × (1 − rate) half-up to cents
+    /// (应付代下单金额). The price check records its own inputs again when it runs.
+    pub fee_rate: Decimal,
+    pub payable_amount: Option<Decimal>,
+    pub unknown_goods: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjVirtualCardOrderCreated {
+    pub request: serde_json::Value,
+    pub out_order_no: OutOrderNo,
+    /// XGJ's `order_status` we answered: 20 (已成功).
+    pub virtual_order_status: i64,
+    /// The buyer's form link, handed to XGJ as the card's `card_pwd`.
+    pub form_link: String,
+    pub form_token: String,
+    /// `order_amount` we answered, in cents.
+    pub order_amount_cent: i64,
+    /// `order_time` / `end_time` we answered, Unix seconds.
+    pub order_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelled {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xgj_trade: Option<XgjTradeChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Every event of an order. The serde tag of each variant is its stable wire name, the same
+/// string `event_type` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderEvent {
+    XgjVirtualOrderReceived(XgjVirtualOrderReceived),
+    XgjVirtualCardOrderCreated(XgjVirtualCardOrderCreated),
+    OrderCancelled(OrderCancelled),
+}
+
+impl OrderEvent {
+    pub const fn name(&self) -> &'static str {
+        match self {
+            OrderEvent::XgjVirtualOrderReceived(_) => "xgj_virtual_order_received",
+            OrderEvent::XgjVirtualCardOrderCreated(_) => "xgj_virtual_card_order_created",
+            OrderEvent::OrderCancelled(_) => "order_cancelled",
+        }
+    }
+}
+
+impl DomainEvent for OrderEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}

@@ -1,0 +1,132 @@
+//! The one error envelope of the REST API: `{code, message, fieldErrors?, requestId}`.
+//! The cause chain goes to the log, never to the client.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::request_id;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `VALIDATION_FAILED`, `ORDER_NOT_FOUND`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Per-field messages for 422 answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_errors: Option<BTreeMap<String, String>>,
+    /// The request id, also in the `X-Request-Id` header and the server log.
+    pub request_id: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field_errors: Option<BTreeMap<String, String>>,
+    pub request_id: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field_errors: None,
+            request_id: request_id::current(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn validation(field_errors: BTreeMap<String, String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            "请求参数有误,请按字段提示修改",
+        );
+        e.field_errors = Some(field_errors);
+        e
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(BTreeMap::from([(field.to_string(), message.into())]))
+    }
+
+    /// Infrastructure failure: logged with its cause, answered without it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "服务暂时不可用,请稍后重试",
+        );
+        tracing::error!(request_id = %e.request_id, error = %cause, "request failed");
+        e
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(ErrorBody {
+            code: self.code.into(),
+            message: self.message.clone(),
+            field_errors: self.field_errors.clone(),
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Query, path and JSON extractor failures become 422 envelopes instead of actix's plain text.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::field("query", err.to_string()).into()
+}
+
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "请求体过大").into()
+        }
+        J::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "请求体必须是 application/json",
+        )
+        .into(),
+        other => ApiError::field("body", other.to_string()).into(),
+    }
+}
+
+pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::field("path", err.to_string()).into()
+}
+
+/// Unknown routes answer in the same envelope.
+pub async fn not_found() -> HttpResponse {
+    ApiError::not_found("NOT_FOUND", "没有这个接口").error_response()
+}

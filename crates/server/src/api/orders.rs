@@ -1,0 +1,215 @@
+//! Order views: the list (filters, keyset pagination), the detail and the event log.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use xyt_domain::order::OrderStatus;
+use xyt_domain::OrderNo;
+use xyt_store::views::{self, Cursor, ListFilter, OrderDetail, OrderEventEntry, OrderListItem};
+
+use super::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub const MAX_LIMIT: i64 = 200;
+pub const DEFAULT_LIMIT: i64 = 50;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListOrdersQuery {
+    /// Only orders in this status.
+    #[param(value_type = Option<OrderStatus>)]
+    pub status: Option<String>,
+    /// Order no, external (XGJ) order no, or the last 4 digits of the buyer's phone.
+    pub keyword: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_from: Option<String>,
+    /// Created before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_to: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPage {
+    pub items: Vec<OrderListItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderEventList {
+    pub order_no: String,
+    /// Newest first.
+    pub items: Vec<OrderEventEntry>,
+}
+
+fn parse_time(field: &str, v: &Option<String>, errors: &mut BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+    let v = v.as_deref()?.trim();
+    match DateTime::parse_from_rfc3339(v) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            errors.insert(
+                field.into(),
+                "必须是 RFC 3339 时间,例如 2026-03-21T11:52:54+08:00".into(),
+            );
+            None
+        }
+    }
+}
+
+impl ListOrdersQuery {
+    fn into_filter(self) -> Result<ListFilter, ApiError> {
+        let mut errors = BTreeMap::new();
+        let status = match self.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match OrderStatus::parse(s) {
+                Some(st) => Some(st),
+                None => {
+                    let all: Vec<_> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    errors.insert("status".into(), format!("未知状态,可选:{}", all.join(", ")));
+                    None
+                }
+            },
+        };
+        let limit = match self.limit.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_LIMIT,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    errors.insert("limit".into(), format!("必须是 1 到 {MAX_LIMIT} 之间的整数"));
+                    DEFAULT_LIMIT
+                }
+            },
+        };
+        let created_from = parse_time("createdFrom", &self.created_from, &mut errors);
+        let created_to = parse_time("createdTo", &self.created_to, &mut errors);
+        let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => {
+                let decoded = Cursor::decode(c);
+                if decoded.is_none() {
+                    errors.insert("cursor".into(), "无效的分页游标,请从第一页重新开始".into());
+                }
+                decoded
+            }
+        };
+        let keyword = self.keyword.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+        if keyword.as_ref().is_some_and(|k| k.chars().count() > 64) {
+            errors.insert("keyword".into(), "关键字最长 64 个字符".into());
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(ListFilter {
+            status,
+            keyword,
+            created_from,
+            created_to,
+            limit,
+            cursor,
+        })
+    }
+}
+
+/// List orders, newest first.
+#[utoipa::path(
+    operation_id = "listOrders",
+    tag = "orders",
+    params(ListOrdersQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
+#[get("/orders")]
+pub async fn list_orders(
+    state: web::Data<AppState>,
+    query: web::Query<ListOrdersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.into_inner().into_filter()?;
+    let (items, next) = views::list_orders(&state.pool, &filter).await?;
+    Ok(HttpResponse::Ok().json(OrderPage {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+/// Reads the detail, healing the views first when the event store is ahead of them (a crash
+/// between commit and view update); the periodic catch-up would heal it within seconds anyway.
+async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDetail, ApiError> {
+    let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("订单 {order_no} 不存在"));
+    let Ok(no) = OrderNo::parse(order_no) else {
+        return Err(not_found());
+    };
+    if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
+        return Ok(d);
+    }
+    if views::order_has_events(&state.pool, no.as_str()).await? {
+        state
+            .orders
+            .projections()
+            .refresh(no.as_str())
+            .await
+            .map_err(ApiError::internal)?;
+        if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
+            return Ok(d);
+        }
+    }
+    Err(not_found())
+}
+
+/// One order's detail (订单详情).
+#[utoipa::path(
+    operation_id = "getOrder",
+    tag = "orders",
+    params(("orderNo" = String, Path, description = "Our order number, `XY…`")),
+    responses(
+        (status = 200, description = "The order", body = OrderDetail),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
+#[get("/orders/{orderNo}")]
+pub async fn get_order(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(detail_or_404(&state, &path).await?))
+}
+
+/// One order's event log (事件流), newest first.
+#[utoipa::path(
+    operation_id = "getOrderEvents",
+    tag = "orders",
+    params(("orderNo" = String, Path, description = "Our order number, `XY…`")),
+    responses(
+        (status = 200, description = "The events", body = OrderEventList),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
+#[get("/orders/{orderNo}/events")]
+pub async fn get_order_events(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let detail = detail_or_404(&state, &path).await?;
+    let mut items = views::order_events(&state.pool, &detail.order_no).await?;
+    if items.first().map(|e| e.sequence) != Some(detail.version) {
+        state
+            .orders
+            .projections()
+            .refresh(&detail.order_no)
+            .await
+            .map_err(ApiError::internal)?;
+        items = views::order_events(&state.pool, &detail.order_no).await?;
+    }
+    Ok(HttpResponse::Ok().json(OrderEventList {
+        order_no: detail.order_no,
+        items,
+    }))
+}

@@ -1,0 +1,88 @@
+//! Start-up: pool, migrations, a first catch-up, the HTTP server and the workers.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+use xyt_store::orders::OrderStore;
+
+use crate::api::error::{json_error, not_found, path_error, query_error};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{api, openapi, request_id, workers, xgj};
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub handle: actix_web::dev::ServerHandle,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub catch_up: tokio::task::JoinHandle<()>,
+    pub state: web::Data<AppState>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.catch_up.abort();
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+    }
+}
+
+pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let pool = xyt_store::db::pool(&config.database_url, 16)?;
+    xyt_store::db::migrate(&pool).await?;
+    let orders = OrderStore::new(pool.clone());
+    let healed = orders.projections().catch_up().await?;
+    if healed > 0 {
+        tracing::info!(orders = healed, "start-up catch-up refreshed lagging views");
+    }
+    let catch_up = workers::spawn_catch_up(orders.projections().clone(), config.catchup_interval);
+    let state = web::Data::new(AppState {
+        pool,
+        orders,
+        config: Arc::new(config),
+    });
+    let addr = listener.local_addr()?;
+    let data = state.clone();
+    let doc = openapi::document();
+    let server = HttpServer::new(move || {
+        // Swagger UI (vendored, works offline) and the document go first: the `/api` scope
+        // would otherwise swallow `/api/openapi.json`.
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(json_error))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", doc.clone()))
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::Found()
+                        .insert_header(("Location", "/docs/"))
+                        .finish()
+                }),
+            )
+            .route("/healthz", web::get().to(|| async { "ok" }))
+            .into_utoipa_app()
+            .service(api::admin_scope())
+            .service(xgj::scope())
+            .into_app()
+            .default_service(web::to(not_found))
+            .wrap(from_fn(request_id::middleware))
+    })
+    .workers(2)
+    .listen(listener)?
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    Ok(Running {
+        addr,
+        handle,
+        server,
+        catch_up,
+        state,
+    })
+}

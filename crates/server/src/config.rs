@@ -1,0 +1,77 @@
+//! Configuration from the environment (a `.env` file is read when present), validated once at
+//! start-up so a typo fails the start, not the first order.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use xyt_integrations::xgj::SupplyCredentials;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    /// Base of the links we hand out (`{public_base_url}/f/{token}`), no trailing slash.
+    pub public_base_url: String,
+    pub xgj: SupplyCredentials,
+    pub catchup_interval: Duration,
+    pub xgj_max_body_bytes: usize,
+    /// What `/goofish/user/info` reports as our balance, in cents.
+    pub xgj_balance_cent: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(name: &str) -> Result<String, ConfigError> {
+    var(name).ok_or_else(|| ConfigError(format!("{name} is not set (see .env.example)")))
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError(format!("{name}={v} is not a valid number"))),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let public_base_url = var("XYT_PUBLIC_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "XYT_PUBLIC_BASE_URL={public_base_url} must start with http:// or https://"
+            )));
+        }
+        let app_id = required("XYT_XGJ_APP_ID")?;
+        // XGJ's open/info answers app_id as an int64 that must equal the XGJ AppKey.
+        if app_id.parse::<i64>().is_err() {
+            return Err(ConfigError(format!(
+                "XYT_XGJ_APP_ID={app_id} must be XGJ's numeric AppKey"
+            )));
+        }
+        let config = Self {
+            database_url: required("DATABASE_URL")?,
+            bind: var("XYT_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_base_url: public_base_url.trim_end_matches('/').to_string(),
+            xgj: SupplyCredentials {
+                app_id,
+                app_secret: SecretString::from(required("XYT_XGJ_APP_SECRET")?),
+                mch_id: required("XYT_XGJ_MCH_ID")?,
+                mch_secret: SecretString::from(required("XYT_XGJ_MCH_SECRET")?),
+            },
+            catchup_interval: Duration::from_secs(number("XYT_CATCHUP_INTERVAL_SECS", 5u64)?.max(1)),
+            xgj_max_body_bytes: number("XYT_XGJ_MAX_BODY_BYTES", 64 * 1024usize)?,
+            xgj_balance_cent: number("XYT_XGJ_BALANCE_CENT", 100_000_000i64)?,
+        };
+        Ok(config)
+    }
+}

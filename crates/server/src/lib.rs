@@ -1,0 +1,12 @@
+//! xyt-server: the HTTP server (`xyt`), its routes, the OpenAPI document, the background workers
+//! and the CLI subcommands.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod openapi;
+pub mod request_id;
+pub mod state;
+pub mod workers;
+pub mod xgj;

@@ -1,0 +1,199 @@
+//! `xyt`: the xy-ticket server and its tools.
+
+use std::net::TcpListener;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use xyt_integrations::xgj::XgjSupplyClient;
+use xyt_server::config::Config;
+use xyt_server::{app, demo, openapi};
+
+#[derive(Parser)]
+#[command(
+    name = "xyt",
+    version,
+    about = "xy-ticket: order back office for Xianyu ticket resellers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve on XYT_BIND.
+    Serve {
+        /// Also load the demo config and demo orders when the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to standard output.
+    Openapi,
+    /// Drop every view and rebuild it from the event store.
+    RebuildViews,
+    /// XGJ tools.
+    Xgj {
+        #[command(subcommand)]
+        command: XgjCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum XgjCommand {
+    /// Send a signed 创建卡密订单 call, as XGJ would, and print the answer.
+    SendTestOrder {
+        /// The gateway base URL (what an operator enters in XGJ).
+        #[arg(long, default_value = "http://127.0.0.1:8080/xgj")]
+        gateway: String,
+        /// XGJ's order_no (default: a new random 19-digit number).
+        #[arg(long)]
+        order_no: Option<String>,
+        #[arg(long, default_value = "初级道 3 小时-淡季")]
+        goods_no: String,
+        #[arg(long, default_value_t = 1)]
+        quantity: i64,
+        /// Optional max_amount in cents.
+        #[arg(long)]
+        max_amount: Option<i64>,
+        /// Send the seed order's exact payload instead.
+        #[arg(long)]
+        seed: bool,
+    },
+    /// Send a signed ERP order push (e.g. a refund: --order-status 23 --refund-status 5).
+    SendErpPush {
+        #[arg(long, default_value = "http://127.0.0.1:8080/xgj")]
+        gateway: String,
+        #[arg(long)]
+        order_no: String,
+        #[arg(long, default_value_t = 23)]
+        order_status: i64,
+        #[arg(long, default_value_t = 5)]
+        refund_status: i64,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", openapi::to_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            init_tracing();
+            let config = Config::from_env()?;
+            let pool = xyt_store::db::pool(&config.database_url, 2)?;
+            xyt_store::db::migrate(&pool).await.context("migrating the database")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::RebuildViews => {
+            init_tracing();
+            let config = Config::from_env()?;
+            let pool = xyt_store::db::pool(&config.database_url, 4)?;
+            xyt_store::db::migrate(&pool).await?;
+            let n = xyt_store::projections::Projections::new(pool).rebuild_all().await?;
+            println!("rebuilt the views of {n} orders");
+            Ok(())
+        }
+        Command::Serve { demo: with_demo } => {
+            init_tracing();
+            let config = Config::from_env()?;
+            let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+            let creds = config.xgj.clone();
+            let running = app::start(config, listener).await?;
+            let base = format!("http://{}", running.addr);
+            if with_demo && demo::is_empty(&running.state.pool).await? {
+                demo::load_goods(&running.state.pool).await?;
+                demo::send_orders(&XgjSupplyClient::new(format!("{base}/xgj"), creds)).await?;
+                println!("demo config and orders loaded");
+            }
+            println!("xy-ticket is serving on {base}");
+            println!("  admin API:    {base}/api/orders");
+            println!("  API docs:     {base}/docs/");
+            println!("  OpenAPI:      {base}/api/openapi.json");
+            println!("  XGJ gateway:  {base}/xgj   (enter https://<your host>/xgj in XGJ)");
+            println!("  ERP push URL: {base}/xgj/erp/order-push");
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.stop().await;
+            Ok(())
+        }
+        Command::Xgj { command } => {
+            let config = Config::from_env()?;
+            let now = chrono::Utc::now().timestamp();
+            match command {
+                XgjCommand::SendTestOrder {
+                    gateway,
+                    order_no,
+                    goods_no,
+                    quantity,
+                    max_amount,
+                    seed,
+                } => {
+                    let client = XgjSupplyClient::new(gateway, config.xgj);
+                    let mut body = if seed {
+                        demo::seed_purchase()
+                    } else {
+                        let no = order_no.unwrap_or_else(|| {
+                            use rand::Rng;
+                            format!("45{:017}", rand::thread_rng().gen_range(0..10u64.pow(17)))
+                        });
+                        demo::purchase(&no, &goods_no, quantity)
+                    };
+                    if let Some(m) = max_amount {
+                        body["max_amount"] = m.into();
+                    }
+                    let call = client.supply_call("/goofish/order/purchase/create", &body, now);
+                    println!("POST {}\n{}", call.url, String::from_utf8_lossy(&call.body));
+                    let answer = client.send(&call).await?;
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                }
+                XgjCommand::SendErpPush {
+                    gateway,
+                    order_no,
+                    order_status,
+                    refund_status,
+                } => {
+                    let client = XgjSupplyClient::new(gateway, config.xgj);
+                    let body = serde_json::json!({
+                        "seller_id": 10001, "user_name": "test", "order_no": order_no, "order_type": 1,
+                        "order_status": order_status, "refund_status": refund_status, "modify_time": now
+                    });
+                    let call = client.erp_call("/erp/order-push", &body, now);
+                    println!("POST {}\n{}", call.url, String::from_utf8_lossy(&call.body));
+                    let answer = client.send(&call).await?;
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,13 @@
+use std::sync::Arc;
+
+use xyt_store::orders::OrderStore;
+use xyt_store::PgPool;
+
+use crate::config::Config;
+
+/// Shared by every handler.
+pub struct AppState {
+    pub pool: PgPool,
+    pub orders: OrderStore,
+    pub config: Arc<Config>,
+}

@@ -1,0 +1,185 @@
+//! 创建卡密订单: take a paid order in and answer XGJ with the buyer's form link as the card.
+//!
+//! Idempotent on XGJ's `order_no`, whatever happens in between:
+//! 1. an answer already kept for this `order_no` is returned verbatim;
+//! 2. otherwise the goods and `max_amount` are checked (1202 leaves nothing behind), and an order
+//!    number is claimed for the `order_no` (concurrent copies all get the one claimed first);
+//! 3. the intake command commits both intake events at once; it does nothing when the order
+//!    already exists, so a retry after a crash anywhere completes the work instead of redoing it;
+//! 4. the answer is built from the order's events and kept; the first one kept wins, so every
+//!    copy, now or a week later, gets the same bytes.
+
+use base64::Engine;
+use chrono::Utc;
+use rand::RngCore;
+use serde::Deserialize;
+use xyt_domain::order::{EventMeta, OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
+use xyt_domain::{OrderNo, OutOrderNo};
+use xyt_store::orders::{ExecuteError, OnConflict};
+use xyt_store::{goods, intake, settings};
+
+use super::XgjReply;
+use crate::request_id;
+use crate::state::AppState;
+
+/// XGJ's body; integer fields must be JSON integers ("闲管家所有参数都是强校验").
+#[derive(Debug, Deserialize)]
+pub struct PurchaseBody {
+    pub order_no: String,
+    pub goods_no: String,
+    pub buy_quantity: i32,
+    pub max_amount: Option<i64>,
+    pub notify_url: String,
+    pub biz_order_no: String,
+    pub product_id: Option<i64>,
+    pub product_sku: Option<i64>,
+    pub item_id: Option<i64>,
+}
+
+pub fn parse_body(body: &[u8]) -> Result<(serde_json::Value, PurchaseBody), XgjReply> {
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| XgjReply::bad_params("请求体不是合法的 JSON"))?;
+    if !raw.is_object() {
+        return Err(XgjReply::bad_params("请求体必须是 JSON 对象"));
+    }
+    let typed: PurchaseBody = serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        XgjReply::bad_params(format!("{path}: {}", e.into_inner()))
+    })?;
+    let text = |name: &str, v: &str, max: usize| -> Result<(), XgjReply> {
+        if v.trim().is_empty() || v.chars().count() > max {
+            return Err(XgjReply::bad_params(format!("{name} 必须是 1 到 {max} 个字符")));
+        }
+        Ok(())
+    };
+    text("order_no", &typed.order_no, 64)?;
+    text("biz_order_no", &typed.biz_order_no, 64)?;
+    text("goods_no", &typed.goods_no, 100)?;
+    text("notify_url", &typed.notify_url, 1024)?;
+    if !(typed.notify_url.starts_with("https://") || typed.notify_url.starts_with("http://")) {
+        return Err(XgjReply::bad_params("notify_url 必须是 http(s) 地址"));
+    }
+    if !(1..=9999).contains(&typed.buy_quantity) {
+        return Err(XgjReply::bad_params("buy_quantity 必须在 1 到 9999 之间"));
+    }
+    if typed.max_amount.is_some_and(|m| m < 0) {
+        return Err(XgjReply::bad_params("max_amount 不能为负数"));
+    }
+    Ok((raw, typed))
+}
+
+/// 144 random bits, URL-safe: the buyer's form link must not be guessable.
+pub fn new_form_token() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub enum Answer {
+    /// The kept answer body, exactly as first sent.
+    Kept(String),
+    Refused(XgjReply),
+}
+
+pub async fn purchase_create(state: &AppState, mch_id: &str, body: &[u8]) -> Answer {
+    let (mut raw, p) = match parse_body(body) {
+        Ok(v) => v,
+        Err(r) => return Answer::Refused(r),
+    };
+    match take_in(state, mch_id, &mut raw, p).await {
+        Ok(kept) => Answer::Kept(kept),
+        Err(r) => Answer::Refused(r),
+    }
+}
+
+async fn take_in(
+    state: &AppState,
+    mch_id: &str,
+    raw: &mut serde_json::Value,
+    p: PurchaseBody,
+) -> Result<String, XgjReply> {
+    let pool = &state.pool;
+    let infra = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "purchase/create failed");
+        XgjReply::system_error()
+    };
+    let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
+    if let Some(kept) = existing.as_ref().and_then(|i| i.answer.clone()) {
+        tracing::info!(external_order_no = %p.order_no, "repeated purchase/create answered with the kept answer");
+        return Ok(kept);
+    }
+    let goods = goods::get(pool, &p.goods_no).await.map_err(|e| infra(&e))?;
+    let quantity = i64::from(p.buy_quantity);
+    let now = Utc::now();
+    let order_no = match existing {
+        Some(i) => OrderNo::parse(&i.order_no).map_err(|e| infra(&e))?,
+        None => {
+            // Refuse before claiming anything: a refused order must leave no trace.
+            if let (Some(g), Some(max)) = (&goods, p.max_amount) {
+                if g.price_cent.checked_mul(quantity).is_none_or(|a| a > max) {
+                    return Err(XgjReply::err(1202, "下单金额低于成本价"));
+                }
+            }
+            let candidate = OrderNo::generate(now, &mut rand::thread_rng());
+            let claimed = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
+                .await
+                .map_err(|e| infra(&e))?;
+            OrderNo::parse(&claimed).map_err(|e| infra(&e))?
+        }
+    };
+    if goods.is_none() {
+        tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
+    }
+    let fee_rate = settings::fee_rate(pool).await.map_err(|e| infra(&e))?;
+    let token = new_form_token();
+    if let Some(obj) = raw.as_object_mut() {
+        obj.insert("mchId".into(), mch_id.into());
+    }
+    let command = OrderCommand::TakeInXgjOrder(Box::new(TakeInXgjOrder {
+        order_no: order_no.clone(),
+        out_order_no: OutOrderNo::generate(now, &mut rand::thread_rng()),
+        form_link: format!("{}/f/{token}", state.config.public_base_url),
+        form_token: token,
+        request: raw.clone(),
+        purchase: XgjPurchase {
+            order_no: p.order_no.clone(),
+            goods_no: p.goods_no.clone(),
+            buy_quantity: quantity,
+            notify_url: p.notify_url.clone(),
+            biz_order_no: p.biz_order_no.clone(),
+            max_amount: p.max_amount,
+        },
+        goods: goods.map(|g| g.snapshot()),
+        fee_rate,
+        received_at: now,
+    }));
+    let meta = EventMeta::accepted("xgj_virtual", request_id::current(), now);
+    match state.orders.execute(&order_no, command, &meta, OnConflict::Retry).await {
+        Ok(_) => {}
+        Err(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. })) => {
+            return Err(XgjReply::err(1202, "下单金额低于成本价"));
+        }
+        Err(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_))) => return Err(XgjReply::bad_params(e)),
+        Err(e) => return Err(infra(&e)),
+    }
+    let order = state.orders.load(&order_no).await.map_err(|e| infra(&e))?;
+    let (Some(out_order_no), Some(link), Some(external)) =
+        (&order.out_order_no, &order.form_link, &order.external_order_no)
+    else {
+        return Err(infra(&"the order has no card order after intake"));
+    };
+    let answer = XgjReply::ok(serde_json::json!({
+        "out_order_no": out_order_no.as_str(),
+        "order_no": external,
+        "order_status": order.virtual_order_status.unwrap_or(20),
+        "order_amount": order.order_amount_cent,
+        "order_time": order.order_time,
+        "end_time": order.order_time,
+        "card_items": [{ "card_pwd": link }],
+        "remark": "请打开链接填写出票资料",
+    }));
+    let text = serde_json::to_string(&answer).map_err(|e| infra(&e))?;
+    intake::keep_answer(pool, &p.order_no, &text)
+        .await
+        .map_err(|e| infra(&e))
+}

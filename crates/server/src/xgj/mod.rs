@@ -1,0 +1,170 @@
+//! The XGJ (闲管家) gateway under `/xgj`: the virtual-supply endpoints XGJ calls
+//! (`/xgj/goofish/...`, six-field signature) and the ERP order push (`/xgj/erp/order-push`,
+//! four-field signature).
+//!
+//! Every answer is HTTP 200 in XGJ's own envelope (`{code,msg,data}`, or `{result,msg}` for the
+//! ERP push): XGJ reads codes, not HTTP statuses. The raw body is read under a cap and the
+//! signature checked over those exact bytes before any JSON is parsed.
+
+pub mod erp;
+pub mod intake;
+pub mod supply;
+
+use actix_web::{web, HttpResponse};
+use futures::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+use xyt_integrations::xgj::sign::sign_eq;
+
+use crate::config::Config;
+
+/// Timestamps are accepted from this many seconds old ...
+pub const MAX_AGE_SECS: i64 = 300;
+/// ... to this many seconds ahead (clock skew).
+pub const MAX_AHEAD_SECS: i64 = 5;
+
+/// XGJ's virtual-supply envelope.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct XgjReply {
+    /// 0 on success; XGJ's error codes otherwise (401 签名错误, 408 时间戳已超过有效期, 1100 商品不存在,
+    /// 1200 订单不存在, 1201 下单参数错误, 1202 下单金额低于成本价, 500 系统异常, ...).
+    pub code: i64,
+    pub msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+}
+
+impl XgjReply {
+    pub fn ok(data: serde_json::Value) -> Self {
+        Self {
+            code: 0,
+            msg: "OK".into(),
+            data: Some(data),
+        }
+    }
+
+    pub fn err(code: i64, msg: impl Into<String>) -> Self {
+        Self {
+            code,
+            msg: msg.into(),
+            data: None,
+        }
+    }
+
+    pub fn bad_params(detail: impl std::fmt::Display) -> Self {
+        Self::err(1201, format!("下单参数错误: {detail}"))
+    }
+
+    pub fn system_error() -> Self {
+        Self::err(500, "系统异常")
+    }
+
+    pub fn respond(&self) -> HttpResponse {
+        if self.code != 0 {
+            tracing::warn!(code = self.code, msg = %self.msg, "xgj call refused");
+        }
+        HttpResponse::Ok().json(self)
+    }
+}
+
+pub enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// Reads the body up to `cap` bytes. A larger body is drained (within reason, so the client
+/// still reads our answer) and refused.
+pub async fn read_capped(mut payload: web::Payload, cap: usize) -> Result<Vec<u8>, BodyError> {
+    let mut buf = Vec::new();
+    let mut too_large = false;
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        seen += chunk.len();
+        if too_large || buf.len() + chunk.len() > cap {
+            too_large = true;
+            buf.clear();
+            if seen > cap.saturating_mul(64).max(16 << 20) {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if too_large {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(buf)
+    }
+}
+
+/// The query parameters, each of `names` required exactly once.
+pub fn single_params<'a>(query: &str, names: &[&'a str]) -> Result<Vec<String>, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| "查询参数无法解析".to_string())?;
+    names
+        .iter()
+        .map(|name| {
+            let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+            match (values.next(), values.next()) {
+                (None, _) => Err(format!("缺少参数 {name}")),
+                (Some(_), Some(_)) => Err(format!("参数 {name} 重复")),
+                (Some(v), None) => Ok(v.clone()),
+            }
+        })
+        .collect()
+}
+
+pub enum Freshness {
+    Fresh,
+    Invalid,
+    Stale,
+}
+
+pub fn freshness(timestamp: &str, now: i64) -> Freshness {
+    match timestamp.parse::<i64>() {
+        Err(_) => Freshness::Invalid,
+        Ok(ts) if ts < now - MAX_AGE_SECS || ts > now + MAX_AHEAD_SECS => Freshness::Stale,
+        Ok(_) => Freshness::Fresh,
+    }
+}
+
+/// Checks a virtual-supply call: query `mch_id`, `timestamp`, `sign` once each, our merchant,
+/// a fresh timestamp, and the six-field signature over the raw body. Returns the `mch_id`.
+pub fn verify_supply(config: &Config, query: &str, body: &[u8], now: i64) -> Result<String, XgjReply> {
+    let params = single_params(query, &["mch_id", "timestamp", "sign"])
+        .map_err(|m| XgjReply::err(401, format!("签名错误: {m}")))?;
+    let (mch_id, timestamp, sign) = (&params[0], &params[1], &params[2]);
+    if *mch_id != config.xgj.mch_id {
+        return Err(XgjReply::err(1000, "商户不存在"));
+    }
+    match freshness(timestamp, now) {
+        Freshness::Invalid => return Err(XgjReply::err(408, "时间戳无效")),
+        Freshness::Stale => return Err(XgjReply::err(408, "时间戳已超过有效期")),
+        Freshness::Fresh => {}
+    }
+    let expected = config.xgj.supply_sign(body, timestamp, mch_id);
+    if !sign_eq(&expected, sign) {
+        return Err(XgjReply::err(401, "签名错误"));
+    }
+    Ok(mch_id.clone())
+}
+
+pub fn scope() -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    utoipa_actix_web::scope::scope("/xgj")
+        .service(supply::purchase_create)
+        .service(supply::open_info)
+        .service(supply::user_info)
+        .service(supply::goods_list)
+        .service(supply::goods_detail)
+        .service(supply::order_detail)
+        .service(erp::order_push)
+}

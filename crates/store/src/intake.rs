@@ -1,0 +1,85 @@
+//! Idempotency of XGJ's 创建卡密订单 on its `order_no` (see the migration for the strategy).
+
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Intake {
+    pub external_order_no: String,
+    pub order_no: String,
+    pub answer: Option<String>,
+}
+
+pub async fn find(pool: &PgPool, external_order_no: &str) -> Result<Option<Intake>, sqlx::Error> {
+    sqlx::query_as("SELECT external_order_no, order_no, answer FROM xgj_intake WHERE external_order_no = $1")
+        .bind(external_order_no)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Claims `candidate` as the order number of `external_order_no`, or returns the number an
+/// earlier or concurrent call claimed. Either way every caller gets the same one.
+pub async fn claim(
+    pool: &PgPool,
+    external_order_no: &str,
+    biz_order_no: &str,
+    candidate: &str,
+) -> Result<String, sqlx::Error> {
+    let inserted: Option<String> = sqlx::query_scalar(
+        "INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no) VALUES ($1, $2, $3)
+         ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no",
+    )
+    .bind(external_order_no)
+    .bind(biz_order_no)
+    .bind(candidate)
+    .fetch_optional(pool)
+    .await?;
+    match inserted {
+        Some(no) => Ok(no),
+        None => {
+            sqlx::query_scalar("SELECT order_no FROM xgj_intake WHERE external_order_no = $1")
+                .bind(external_order_no)
+                .fetch_one(pool)
+                .await
+        }
+    }
+}
+
+/// Keeps the first answer given and returns the one kept, so concurrent callers that built
+/// their answers independently all send the same bytes.
+pub async fn keep_answer(pool: &PgPool, external_order_no: &str, answer: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH upd AS (
+            UPDATE xgj_intake SET answer = $2, answered_at = now()
+            WHERE external_order_no = $1 AND answer IS NULL RETURNING answer)
+         SELECT answer FROM upd
+         UNION ALL
+         SELECT answer FROM xgj_intake WHERE external_order_no = $1 AND NOT EXISTS (SELECT 1 FROM upd)",
+    )
+    .bind(external_order_no)
+    .bind(answer)
+    .fetch_one(pool)
+    .await
+}
+
+/// The order number for a Xianyu order number as XGJ's ERP push names it: XGJ's `order_no`
+/// or, failing that, its `biz_order_no` (the two are equal in every order seen so far).
+pub async fn order_no_for(pool: &PgPool, xianyu_order_no: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT order_no FROM xgj_intake WHERE external_order_no = $1
+         UNION ALL SELECT order_no FROM xgj_intake WHERE biz_order_no = $1 LIMIT 1",
+    )
+    .bind(xianyu_order_no)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The kept answer of the order whose virtual card order number is `out_order_no`.
+pub async fn answer_for_out_order_no(pool: &PgPool, out_order_no: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT i.answer FROM xgj_intake i JOIN order_list l ON l.order_no = i.order_no WHERE l.out_order_no = $1",
+    )
+    .bind(out_order_no)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}

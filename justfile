@@ -1,0 +1,99 @@
+# xy-ticket tasks. `just` lists them; `just --show RECIPE` prints one.
+# Variables come from the environment, then from .env (see .env.example).
+
+set dotenv-load
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+default_database_url := "postgres://postgres@127.0.0.1:5432/xyt"
+default_test_database_url := "postgres://postgres@127.0.0.1:5432/postgres"
+
+# Server on which every test creates (and drops) its own `xyt_test_*` database.
+export XYT_TEST_DATABASE_URL := env_var_or_default("XYT_TEST_DATABASE_URL", default_test_database_url)
+
+# List the recipes
+default:
+    @just --list
+
+# Debug build, make sure the dev database answers, then serve with demo data
+run:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Build first, without DATABASE_URL forced on the compiler.
+    cargo build -p xyt-server
+    export DATABASE_URL="${DATABASE_URL:-{{ default_database_url }}}"
+    export XYT_BIND="${XYT_BIND:-127.0.0.1:8080}"
+    export XYT_PUBLIC_BASE_URL="${XYT_PUBLIC_BASE_URL:-http://127.0.0.1:8080}"
+    # Demo credentials for the XGJ (闲管家) integration; real ones come from .env.
+    export XYT_XGJ_APP_ID="${XYT_XGJ_APP_ID:-677859093659717}"
+    export XYT_XGJ_APP_SECRET="${XYT_XGJ_APP_SECRET:-demo-app-secret}"
+    export XYT_XGJ_MCH_ID="${XYT_XGJ_MCH_ID:-xy-ticket-mvp-001}"
+    export XYT_XGJ_MCH_SECRET="${XYT_XGJ_MCH_SECRET:-demo-mch-secret}"
+    bash scripts/dev-db.sh
+    # The server migrates its database itself and prints its URLs.
+    exec "${CARGO_TARGET_DIR:-target}/debug/xyt" serve --demo
+
+# Database up, leftover test databases dropped, all tests, format check, frontend tests
+test:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # A server must answer at XYT_TEST_DATABASE_URL (system PostgreSQL or a local cluster).
+    DATABASE_URL="$XYT_TEST_DATABASE_URL" bash scripts/dev-db.sh
+    # Best effort: drop xyt_test_* databases left by killed runs. No FORCE, so a
+    # database still in use by a concurrent run is left alone.
+    leftovers="$(psql "$XYT_TEST_DATABASE_URL" -X -tA -c "SELECT datname FROM pg_database WHERE datname LIKE 'xyt\_test\_%'" 2>/dev/null || true)"
+    if [ -n "$leftovers" ]; then
+        dropped=0; kept=0
+        for db in $leftovers; do
+            if psql "$XYT_TEST_DATABASE_URL" -X -q -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1; then
+                dropped=$((dropped + 1))
+            else
+                kept=$((kept + 1))
+            fi
+        done
+        echo "test: dropped $dropped leftover test database(s), $kept in use left alone"
+    fi
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --workspace --all-targets
+    else
+        cargo test --workspace --all-targets
+    fi
+    cargo fmt --all -- --check
+    if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test); fi
+
+# Benchmarks of the server crate (none yet: prints a message)
+bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if compgen -G "crates/server/benches/*.rs" >/dev/null || grep -q '^\[\[bench\]\]' crates/server/Cargo.toml; then
+        DATABASE_URL="$XYT_TEST_DATABASE_URL" bash scripts/dev-db.sh
+        cargo bench -p xyt-server
+    else
+        echo "bench: no benchmarks in crates/server yet (add crates/server/benches/*.rs)"
+    fi
+
+# Format all Rust code
+fmt:
+    cargo fmt --all
+
+# Clippy on everything, warnings are errors
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Regenerate openapi/openapi.json from the server's API description
+openapi:
+    mkdir -p openapi
+    cargo run -q -p xyt-server -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
+    mv openapi/openapi.json.tmp openapi/openapi.json
+    @echo "wrote openapi/openapi.json"
+
+# Make sure the dev database (DATABASE_URL) answers and exists
+db:
+    bash scripts/dev-db.sh
+
+# Stop the project-local PostgreSQL cluster started by `just db`
+db-stop:
+    bash scripts/dev-db.sh stop
+
+# Install the tools `just test` needs (just, PostgreSQL, chromium when needed)
+setup:
+    bash scripts/ci-setup.sh
