@@ -1,0 +1,189 @@
+use std::net::TcpListener;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use xyt_integrations::xgj::{SignedCall, SupplyCredentials, XgjSupplyClient};
+use xyt_server::app::{self, Running};
+use xyt_server::config::Config;
+
+pub const APP_ID: &str = "677859093659717";
+pub const APP_SECRET: &str = "test-app-secret";
+pub const MCH_ID: &str = "xy-ticket-mvp-001";
+pub const MCH_SECRET: &str = "test-mch-secret";
+pub const PURCHASE: &str = "/goofish/order/purchase/create";
+
+pub fn admin_url() -> String {
+    std::env::var("XYT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn creds() -> SupplyCredentials {
+    SupplyCredentials {
+        app_id: APP_ID.into(),
+        app_secret: SecretString::from(APP_SECRET),
+        mch_id: MCH_ID.into(),
+        mch_secret: SecretString::from(MCH_SECRET),
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub xgj: XgjSupplyClient,
+    pub http: reqwest::Client,
+    pub db_name: String,
+    pub database_url: String,
+    running: Option<Running>,
+}
+
+/// A fresh database on the test server, named `xyt_test_*` (`just test` drops leftovers).
+pub async fn fresh_database() -> (String, String) {
+    let admin = admin_url();
+    let name = format!("xyt_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("the test PostgreSQL answers (XYT_TEST_DATABASE_URL)");
+    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let (prefix, _) = admin.rsplit_once('/').unwrap();
+    (name.clone(), format!("{prefix}/{name}"))
+}
+
+pub fn config(database_url: &str) -> Config {
+    Config {
+        database_url: database_url.into(),
+        bind: "127.0.0.1:0".into(),
+        public_base_url: "https://tickets.example.test".into(),
+        xgj: creds(),
+        catchup_interval: Duration::from_millis(300),
+        xgj_max_body_bytes: 64 * 1024,
+        xgj_balance_cent: 100_000_000,
+    }
+}
+
+pub async fn spawn() -> TestApp {
+    let (db_name, database_url) = fresh_database().await;
+    spawn_on(db_name, database_url).await
+}
+
+pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let running = app::start(config(&database_url), listener)
+        .await
+        .expect("the app starts");
+    let base = format!("http://{}", running.addr);
+    let pool = running.state.pool.clone();
+    let app = TestApp {
+        xgj: XgjSupplyClient::new(format!("{base}/xgj"), creds()),
+        base,
+        pool,
+        http: reqwest::Client::new(),
+        db_name,
+        database_url,
+        running: Some(running),
+    };
+    app.seed_goods().await;
+    app
+}
+
+impl TestApp {
+    async fn seed_goods(&self) {
+        for g in xyt_server::demo::demo_goods() {
+            xyt_store::goods::upsert(&self.pool, &g).await.unwrap();
+        }
+    }
+
+    /// Stops the server (the database stays, for a restart on it).
+    pub async fn stop_server(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Stops the app and drops its database.
+    pub async fn finish(mut self) {
+        self.stop_server().await;
+        self.pool.close().await;
+        let mut conn = PgConnection::connect(&admin_url()).await.unwrap();
+        let _ = conn
+            .execute(format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.db_name).as_str())
+            .await;
+    }
+
+    pub fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    pub fn purchase_call(&self, body: &Value) -> SignedCall {
+        self.xgj.supply_call(PURCHASE, body, Self::now())
+    }
+
+    /// Posts raw bytes to a full URL and returns (HTTP status, body text).
+    pub async fn post_raw(&self, url: &str, body: Vec<u8>) -> (u16, String) {
+        let r = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    /// Sends a signed call; asserts HTTP 200 (XGJ's calls always get 200) and returns the body.
+    pub async fn send(&self, call: &SignedCall) -> (String, Value) {
+        let (status, text) = self.post_raw(&call.url, call.body.clone()).await;
+        assert_eq!(status, 200, "XGJ calls are answered with HTTP 200: {text}");
+        let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON answer: {text}"));
+        (text, v)
+    }
+
+    pub async fn purchase(&self, body: &Value) -> Value {
+        self.send(&self.purchase_call(body)).await.1
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })),
+        )
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        self.count("SELECT count(*) FROM events").await
+    }
+
+    /// The order number we gave the XGJ order, via the list API.
+    pub async fn order_no_of(&self, external: &str) -> String {
+        let (status, page) = self.get(&format!("/api/orders?keyword={external}")).await;
+        assert_eq!(status, 200, "{page}");
+        page["items"][0]["orderNo"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no order for {external}: {page}"))
+            .to_string()
+    }
+}
+
+pub fn seed() -> Value {
+    xyt_server::demo::seed_purchase()
+}
+
+pub fn purchase(order_no: &str, goods_no: &str, quantity: i64) -> Value {
+    xyt_server::demo::purchase(order_no, goods_no, quantity)
+}
+
+pub fn md5_hex(b: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(b))
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real app on an ephemeral port, a fresh PostgreSQL database per test,
+//! real HTTP. One binary, so the app links once.
+
+mod erp;
+mod gateway;
+mod helpers;
+mod openapi;
+mod orders;
+mod projections;

@@ -1,0 +1,167 @@
+//! Projections heal themselves: events committed without their views are caught up.
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use xyt_domain::order::{EventMeta, OrderCommand, TakeInXgjOrder, XgjPurchase};
+use xyt_domain::{OrderNo, OutOrderNo};
+use xyt_store::orders::OrderStore;
+
+use crate::helpers::*;
+
+fn take_in(order_no: &OrderNo, external: &str) -> OrderCommand {
+    OrderCommand::TakeInXgjOrder(Box::new(TakeInXgjOrder {
+        order_no: order_no.clone(),
+        out_order_no: OutOrderNo::generate(Utc::now(), &mut rand::thread_rng()),
+        form_token: format!("tok{external}"),
+        form_link: format!("https://tickets.example.test/f/tok{external}"),
+        request: seed(),
+        purchase: XgjPurchase {
+            order_no: external.into(),
+            goods_no: "初级道 3 小时-淡季".into(),
+            buy_quantity: 1,
+            notify_url: "https://open.goofish.pro/n".into(),
+            biz_order_no: external.into(),
+            max_amount: None,
+        },
+        goods: None,
+        fee_rate: Decimal::new(2, 2),
+        received_at: Utc::now(),
+    }))
+}
+
+async fn offsets(app: &TestApp, order_no: &str) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT projection, version FROM projection_offsets WHERE order_no = $1 ORDER BY projection")
+        .bind(order_no)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_committed_without_their_views_are_caught_up_to_the_right_version() {
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let meta = EventMeta::accepted("xgj_virtual", "req-crash", Utc::now());
+    let mut numbers = vec![];
+    for i in 0..3 {
+        let no = OrderNo::generate(Utc::now(), &mut rand::thread_rng());
+        store
+            .commit_without_views(&no, take_in(&no, &format!("45000000000000000{i:02}")), &meta)
+            .await
+            .unwrap();
+        numbers.push(no);
+    }
+    // Nothing projected yet: the "crash" happened between commit and view update.
+    assert_eq!(app.count("SELECT count(*) FROM order_list").await, 0);
+    assert_eq!(store.projections().lagging_orders(100).await.unwrap().len(), 3);
+
+    let healed = store.projections().catch_up().await.unwrap();
+    assert_eq!(healed, 3);
+    for no in &numbers {
+        assert_eq!(
+            offsets(&app, no.as_str()).await,
+            vec![
+                ("order_detail".into(), 2),
+                ("order_event_log".into(), 2),
+                ("order_list".into(), 2)
+            ]
+        );
+        let (status, d) = app.get(&format!("/api/orders/{no}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(d["version"], 2);
+        let (_, ev) = app.get(&format!("/api/orders/{no}/events")).await;
+        assert_eq!(ev["items"].as_array().unwrap().len(), 2);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM order_list").await, 3);
+    assert!(store.projections().lagging_orders(100).await.unwrap().is_empty());
+    // A second pass finds nothing to do and duplicates nothing.
+    assert_eq!(store.projections().catch_up().await.unwrap(), 0);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 6);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_background_catch_up_heals_views_without_being_asked() {
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let no = OrderNo::generate(Utc::now(), &mut rand::thread_rng());
+    let meta = EventMeta::accepted("xgj_virtual", "req-bg", Utc::now());
+    store
+        .commit_without_views(&no, take_in(&no, "4500000000000000099"), &meta)
+        .await
+        .unwrap();
+    // The test app's catch-up runs every 300 ms; wait for it by polling the table, not the API
+    // (the API would heal the order itself).
+    let mut healed = false;
+    for _ in 0..100 {
+        if app.count("SELECT count(*) FROM order_list").await == 1 {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(healed, "the periodic catch-up never ran");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_detail_heals_an_order_whose_views_lag() {
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let no = OrderNo::generate(Utc::now(), &mut rand::thread_rng());
+    let meta = EventMeta::accepted("xgj_virtual", "req-1", Utc::now());
+    store
+        .commit_without_views(&no, take_in(&no, "4500000000000000077"), &meta)
+        .await
+        .unwrap();
+    let (status, d) = app.get(&format!("/api/orders/{no}")).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["version"], 2);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn rebuilding_all_views_gives_the_same_views() {
+    let app = spawn().await;
+    app.purchase(&seed()).await;
+    app.purchase(&purchase("4502196109060000005", "初级道 3 小时-平季", 1))
+        .await;
+    let before: Value = app.get("/api/orders").await.1;
+    let no = app.order_no_of("4502196109060005933").await;
+    let detail_before = app.get(&format!("/api/orders/{no}")).await.1;
+    let events_before = app.get(&format!("/api/orders/{no}/events")).await.1;
+    let store = OrderStore::new(app.pool.clone());
+    assert_eq!(store.projections().rebuild_all().await.unwrap(), 2);
+    assert_eq!(app.get("/api/orders").await.1, before);
+    assert_eq!(app.get(&format!("/api/orders/{no}")).await.1, detail_before);
+    assert_eq!(app.get(&format!("/api/orders/{no}/events")).await.1, events_before);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_restart_with_work_done_loses_nothing_and_repeats_nothing() {
+    let mut app = spawn().await;
+    let (first, _) = app.send(&app.purchase_call(&seed())).await;
+    app.stop_server().await;
+    let (db, url) = (app.db_name.clone(), app.database_url.clone());
+    let again = spawn_on(db, url).await;
+    let (second, _) = again.send(&again.purchase_call(&seed())).await;
+    assert_eq!(first, second);
+    assert_eq!(again.event_count().await, 2);
+    app.pool.close().await;
+    again.finish().await;
+}
+
+#[tokio::test]
+async fn events_are_append_only() {
+    let app = spawn().await;
+    app.purchase(&seed()).await;
+    assert!(sqlx::query("UPDATE events SET payload = '{}'")
+        .execute(&app.pool)
+        .await
+        .is_err());
+    assert!(sqlx::query("DELETE FROM events").execute(&app.pool).await.is_err());
+    assert_eq!(app.event_count().await, 2);
+    app.finish().await;
+}
