@@ -1,6 +1,7 @@
 //! The admin REST API (`/api`), JSON in camelCase. All operator routes live in the one scope
 //! built by [`admin_scope`], so that sign-in can guard them in one place.
 
+pub mod config;
 pub mod error;
 pub mod orders;
 
@@ -21,4 +22,19 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::list_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
+        .configure(config::configure)
+}
+
+/// Who is acting, for event metadata (`admin:<operator>`) and the config history. Until sign-in
+/// lands this is the `X-Operator` header (letters, digits, `._-@`, at most 64), else `unknown`;
+/// sign-in will replace it in this one place.
+pub fn operator(req: &actix_web::HttpRequest) -> String {
+    let name = req
+        .headers()
+        .get("x-operator")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)))
+        .unwrap_or("unknown");
+    format!("admin:{name}")
 }
