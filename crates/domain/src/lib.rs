@@ -5,10 +5,12 @@
 //! input of a decision is recorded in the event, so replaying a stream years later reaches the
 //! same state whatever the configuration says by then.
 
+pub mod buyer;
 pub mod ids;
 pub mod money;
 pub mod order;
 pub mod personal;
+pub mod pricing;
 
 pub use ids::{OrderNo, OutOrderNo};
 pub use order::{EventMeta, Order, OrderCommand, OrderError, OrderEvent, OrderStatus, SuggestedAction};
