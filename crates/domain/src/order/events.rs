@@ -3,7 +3,9 @@ use cqrs_es::DomainEvent;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::buyer::BuyerForm;
 use crate::ids::{OrderNo, OutOrderNo};
+use crate::pricing::PriceCheck;
 
 /// The goods config as it was when the order came in (XGJ's call carries no amount).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +91,18 @@ pub struct OrderCancelled {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualReviewApproved {
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualReviewRejected {
+    pub reason: String,
+}
+
 /// Every event of an order. The serde tag of each variant is its stable wire name, the same
 /// string `event_type` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +110,13 @@ pub struct OrderCancelled {
 pub enum OrderEvent {
     XgjVirtualOrderReceived(XgjVirtualOrderReceived),
     XgjVirtualCardOrderCreated(XgjVirtualCardOrderCreated),
+    /// The buyer's form, exactly as validated; each submission is an event, the latest counts.
+    UserFormSubmitted(BuyerForm),
+    /// The price check with every input of its decision.
+    PriceCheckPassed(PriceCheck),
+    PriceCheckFailed(PriceCheck),
+    ManualReviewApproved(ManualReviewApproved),
+    ManualReviewRejected(ManualReviewRejected),
     OrderCancelled(OrderCancelled),
 }
 
@@ -104,6 +125,11 @@ impl OrderEvent {
         match self {
             OrderEvent::XgjVirtualOrderReceived(_) => "xgj_virtual_order_received",
             OrderEvent::XgjVirtualCardOrderCreated(_) => "xgj_virtual_card_order_created",
+            OrderEvent::UserFormSubmitted(_) => "user_form_submitted",
+            OrderEvent::PriceCheckPassed(_) => "price_check_passed",
+            OrderEvent::PriceCheckFailed(_) => "price_check_failed",
+            OrderEvent::ManualReviewApproved(_) => "manual_review_approved",
+            OrderEvent::ManualReviewRejected(_) => "manual_review_rejected",
             OrderEvent::OrderCancelled(_) => "order_cancelled",
         }
     }

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::events::*;
+use crate::buyer::BuyerForm;
 use crate::ids::{OrderNo, OutOrderNo};
 use crate::money;
+use crate::pricing::PriceCheck;
 
 /// 订单状态. The wire names are stable; `label` gives the Chinese shown to operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -100,6 +102,29 @@ pub struct Order {
     pub status: Option<OrderStatus>,
     pub cancel_reason: Option<String>,
     pub cancelled_from: Option<OrderStatus>,
+    /// The latest form the buyer submitted, and how many times they submitted one.
+    pub form: Option<BuyerForm>,
+    pub form_submissions: u32,
+    /// A form was submitted and its price check has not been recorded yet (a crash in between
+    /// is healed by the sweep that runs pending checks).
+    pub price_check_pending: bool,
+    pub price_check: Option<PriceCheck>,
+    pub review: Option<ReviewOutcome>,
+}
+
+/// The outcome of the latest manual review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReviewOutcome {
+    Approved { note: String },
+    Rejected { reason: String },
+}
+
+/// 人工审核: approve (with an optional note) or reject (with a required reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewDecision {
+    Approve { note: String },
+    Reject { reason: String },
 }
 
 /// Commands. Everything time- or randomness-dependent is decided by the caller and passed in.
@@ -107,6 +132,12 @@ pub struct Order {
 pub enum OrderCommand {
     /// XGJ's 创建卡密订单: take the order in and create its virtual card order in one commit.
     TakeInXgjOrder(Box<TakeInXgjOrder>),
+    /// The buyer submitted (or corrected) the form.
+    SubmitUserForm { form: BuyerForm },
+    /// The system's price check, computed by the caller from the config for exactly `for_form`.
+    RecordPriceCheck { check: PriceCheck, for_form: BuyerForm },
+    /// An operator's manual review.
+    Review(ReviewDecision),
     /// XGJ's ERP push reported a refund or a closed trade.
     CancelByXgj {
         reason: String,
@@ -148,6 +179,14 @@ pub enum OrderError {
     AmountOverflow,
     #[error("the order is completed and can no longer be cancelled")]
     AlreadyCompleted,
+    #[error("the form can no longer be changed: the order is {0:?}")]
+    FormLocked(OrderStatus),
+    #[error("the price check was computed for another version of the form")]
+    StalePriceCheck,
+    #[error("{action} is not possible while the order is {status:?}")]
+    InvalidState { action: &'static str, status: OrderStatus },
+    #[error("a reason is required to reject")]
+    ReasonRequired,
 }
 
 impl OrderError {
@@ -160,6 +199,10 @@ impl OrderError {
             OrderError::MaxAmountBelowPrice { .. } => "MAX_AMOUNT_BELOW_PRICE",
             OrderError::AmountOverflow => "AMOUNT_OVERFLOW",
             OrderError::InvalidFeeRate(_) => "INVALID_FEE_RATE",
+            OrderError::FormLocked(_) => "FORM_LOCKED",
+            OrderError::StalePriceCheck => "STALE_PRICE_CHECK",
+            OrderError::InvalidState { .. } => "INVALID_STATE",
+            OrderError::ReasonRequired => "REASON_REQUIRED",
             OrderError::AlreadyCompleted => "ORDER_COMPLETED",
         }
     }
@@ -261,11 +304,69 @@ impl Order {
         }
     }
 
+    /// The buyer may correct the form until the order is pushed to the agent.
+    fn submit_form(&self, form: BuyerForm) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        match status {
+            OrderStatus::AwaitingUserForm
+            | OrderStatus::PendingManualReview
+            | OrderStatus::AwaitingPayment
+            | OrderStatus::AwaitingPush => {}
+            other => return Err(OrderError::FormLocked(other)),
+        }
+        // A double click, or a retry after a lost answer: the same form again is not news.
+        if self.form.as_ref() == Some(&form) {
+            return Ok(vec![]);
+        }
+        Ok(vec![OrderEvent::UserFormSubmitted(form)])
+    }
+
+    fn record_price_check(&self, check: PriceCheck, for_form: BuyerForm) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if !self.price_check_pending || status.is_final() {
+            // Already recorded (a concurrent or repeated run), or nothing left to decide.
+            return Ok(vec![]);
+        }
+        if self.form.as_ref() != Some(&for_form) || check.play_date != for_form.play_date {
+            return Err(OrderError::StalePriceCheck);
+        }
+        Ok(vec![if check.passed {
+            OrderEvent::PriceCheckPassed(check)
+        } else {
+            OrderEvent::PriceCheckFailed(check)
+        }])
+    }
+
+    fn review(&self, decision: ReviewDecision) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if status != OrderStatus::PendingManualReview {
+            return Err(OrderError::InvalidState {
+                action: "manual_review",
+                status,
+            });
+        }
+        Ok(vec![match decision {
+            ReviewDecision::Approve { note } => OrderEvent::ManualReviewApproved(ManualReviewApproved {
+                note: note.trim().to_string(),
+            }),
+            ReviewDecision::Reject { reason } => {
+                let reason = reason.trim().to_string();
+                if reason.is_empty() {
+                    return Err(OrderError::ReasonRequired);
+                }
+                OrderEvent::ManualReviewRejected(ManualReviewRejected { reason })
+            }
+        }])
+    }
+
     /// Decides without side effects; `handle` only forwards to this, so tests and the service
     /// layer can call it directly too.
     pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         match command {
             OrderCommand::TakeInXgjOrder(c) => self.take_in(*c),
+            OrderCommand::SubmitUserForm { form } => self.submit_form(form),
+            OrderCommand::RecordPriceCheck { check, for_form } => self.record_price_check(check, for_form),
+            OrderCommand::Review(decision) => self.review(decision),
             OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at),
         }
     }
@@ -315,6 +416,41 @@ impl Aggregate for Order {
                 self.form_token = Some(e.form_token);
                 self.order_amount_cent = e.order_amount_cent;
                 self.order_time = e.order_time;
+            }
+            OrderEvent::UserFormSubmitted(form) => {
+                self.form = Some(form);
+                self.form_submissions += 1;
+                self.price_check_pending = true;
+            }
+            OrderEvent::PriceCheckPassed(check) | OrderEvent::PriceCheckFailed(check) => {
+                let passed = check.passed;
+                self.price_check = Some(check);
+                self.price_check_pending = false;
+                // A check decides the status only before payment; later corrections (issue of
+                // the fulfilment stage) keep the order where it is.
+                if matches!(
+                    self.status,
+                    Some(
+                        OrderStatus::AwaitingUserForm | OrderStatus::PendingManualReview | OrderStatus::AwaitingPayment
+                    )
+                ) {
+                    self.review = None;
+                    self.status = Some(if passed {
+                        OrderStatus::AwaitingPayment
+                    } else {
+                        OrderStatus::PendingManualReview
+                    });
+                }
+            }
+            OrderEvent::ManualReviewApproved(e) => {
+                self.review = Some(ReviewOutcome::Approved { note: e.note });
+                self.status = Some(OrderStatus::AwaitingPayment);
+            }
+            OrderEvent::ManualReviewRejected(e) => {
+                self.cancel_reason = Some(format!("人工审核拒绝:{}", e.reason));
+                self.review = Some(ReviewOutcome::Rejected { reason: e.reason });
+                self.cancelled_from = self.status;
+                self.status = Some(OrderStatus::Cancelled);
             }
             OrderEvent::OrderCancelled(e) => {
                 self.cancelled_from = self.status;

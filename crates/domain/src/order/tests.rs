@@ -295,3 +295,257 @@ fn event_metadata_round_trips_through_the_string_map() {
     m.error_code = Some("X".into());
     assert_eq!(EventMeta::from_map(&m.to_map()), m);
 }
+
+// ---- the buyer's form, the price check, manual review ----
+
+use crate::buyer::{validate, BuyerForm, FormInput};
+use crate::pricing::{check_price, PriceCheck, PriceCheckInput, SeasonCalendar};
+use chrono::NaiveDate;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+}
+
+fn form(play_date: &str) -> BuyerForm {
+    let input = FormInput {
+        name: Some("马上到".into()),
+        phone_country_code: Some("+86".into()),
+        phone: Some("18852341234".into()),
+        certificate_type: Some("id_card".into()),
+        certificate_no: Some("320911198804223314".into()),
+        play_date: Some(play_date.into()),
+        ..Default::default()
+    };
+    validate(&input, today(), 180).unwrap()
+}
+
+fn check_for(f: &BuyerForm, settlement: rust_decimal::Decimal) -> PriceCheck {
+    let season_type = SeasonCalendar::demo().season_for(f.play_date);
+    check_price(PriceCheckInput {
+        play_date: f.play_date,
+        ticket_type: Some("初级道 3 小时".into()),
+        goods_season_label: Some("淡季".into()),
+        paid_amount: Some(dec!(3.20)),
+        fee_rate: dec!(0.02),
+        season_type,
+        settlement_amount: Some(settlement),
+    })
+}
+
+fn fold(events: &[OrderEvent]) -> Order {
+    let mut o = Order::default();
+    for e in events {
+        o.apply(e.clone());
+    }
+    o
+}
+
+fn taken_in() -> Vec<OrderEvent> {
+    intake_events(take_in(Some(seed_goods()), None, 1))
+}
+
+fn with_form(play_date: &str) -> Vec<OrderEvent> {
+    let mut e = taken_in();
+    e.push(OrderEvent::UserFormSubmitted(form(play_date)));
+    e
+}
+
+fn failed_check(play_date: &str) -> Vec<OrderEvent> {
+    let mut e = with_form(play_date);
+    e.push(OrderEvent::PriceCheckFailed(check_for(&form(play_date), dec!(426.00))));
+    e
+}
+
+#[tokio::test]
+async fn a_submitted_form_is_recorded_and_waits_for_its_price_check() {
+    let f = form("2027-01-10");
+    Fw::with(())
+        .given(taken_in())
+        .when_async(OrderCommand::SubmitUserForm { form: f.clone() })
+        .await
+        .then_expect_events(vec![OrderEvent::UserFormSubmitted(f)]);
+    let o = fold(&with_form("2027-01-10"));
+    assert!(o.price_check_pending);
+    assert_eq!(o.status, Some(OrderStatus::AwaitingUserForm));
+}
+
+#[tokio::test]
+async fn the_same_form_twice_is_one_submission() {
+    Fw::with(())
+        .given(with_form("2027-01-10"))
+        .when_async(OrderCommand::SubmitUserForm {
+            form: form("2027-01-10"),
+        })
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn a_corrected_form_is_a_new_submission() {
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(OrderCommand::SubmitUserForm {
+            form: form("2027-01-11"),
+        })
+        .await
+        .then_expect_events(vec![OrderEvent::UserFormSubmitted(form("2027-01-11"))]);
+}
+
+#[tokio::test]
+async fn the_form_of_a_cancelled_order_is_locked() {
+    let mut given = taken_in();
+    given.push(OrderEvent::OrderCancelled(OrderCancelled {
+        reason: "x".into(),
+        xgj_trade: None,
+        cancelled_at: None,
+    }));
+    Fw::with(())
+        .given(given)
+        .when_async(OrderCommand::SubmitUserForm {
+            form: form("2027-01-10"),
+        })
+        .await
+        .then_expect_error(OrderError::FormLocked(OrderStatus::Cancelled));
+}
+
+#[tokio::test]
+async fn a_form_for_an_order_that_does_not_exist_is_refused() {
+    Fw::with(())
+        .given_no_previous_events()
+        .when_async(OrderCommand::SubmitUserForm {
+            form: form("2027-01-10"),
+        })
+        .await
+        .then_expect_error(OrderError::NotFound);
+}
+
+#[tokio::test]
+async fn a_failed_price_check_sends_the_order_to_manual_review() {
+    let f = form("2027-01-10");
+    let check = check_for(&f, dec!(426.00));
+    assert!(!check.passed);
+    Fw::with(())
+        .given(with_form("2027-01-10"))
+        .when_async(OrderCommand::RecordPriceCheck {
+            check: check.clone(),
+            for_form: f,
+        })
+        .await
+        .then_expect_events(vec![OrderEvent::PriceCheckFailed(check)]);
+    let o = fold(&failed_check("2027-01-10"));
+    assert_eq!(o.status, Some(OrderStatus::PendingManualReview));
+    assert_eq!(o.suggested_action(), SuggestedAction::ManualReview);
+    assert_eq!(o.key_statuses()[0].status_label, "待人工处理");
+    let overview = o.exception_overview().unwrap();
+    assert!(
+        overview.reason.contains("¥3.14") && overview.reason.contains("¥426.00"),
+        "{overview:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_passed_price_check_moves_the_order_to_awaiting_payment() {
+    let f = form("2027-03-10");
+    let mut check = check_for(&f, dec!(1.00));
+    check.goods_season_label = Some("淡季".into());
+    assert!(check.passed, "{check:?}");
+    let mut events = with_form("2027-03-10");
+    events.push(OrderEvent::PriceCheckPassed(check.clone()));
+    let o = fold(&events);
+    assert_eq!(o.status, Some(OrderStatus::AwaitingPayment));
+    assert_eq!(o.suggested_action(), SuggestedAction::UploadPaymentProof);
+    assert_eq!(o.exception_overview().unwrap().title, "待上传付款凭证");
+    Fw::with(())
+        .given(with_form("2027-03-10"))
+        .when_async(OrderCommand::RecordPriceCheck {
+            check: check.clone(),
+            for_form: f,
+        })
+        .await
+        .then_expect_events(vec![OrderEvent::PriceCheckPassed(check)]);
+}
+
+#[tokio::test]
+async fn a_price_check_for_an_older_form_is_refused() {
+    let old = form("2027-01-10");
+    let mut given = with_form("2027-01-10");
+    given.push(OrderEvent::UserFormSubmitted(form("2027-01-12")));
+    Fw::with(())
+        .given(given)
+        .when_async(OrderCommand::RecordPriceCheck {
+            check: check_for(&old, dec!(426.00)),
+            for_form: old,
+        })
+        .await
+        .then_expect_error(OrderError::StalePriceCheck);
+}
+
+#[tokio::test]
+async fn a_second_price_check_of_the_same_form_changes_nothing() {
+    let f = form("2027-01-10");
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(OrderCommand::RecordPriceCheck {
+            check: check_for(&f, dec!(426.00)),
+            for_form: f,
+        })
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn approving_a_review_moves_the_order_to_awaiting_payment() {
+    let approve = OrderCommand::Review(ReviewDecision::Approve {
+        note: " 价格已核对 ".into(),
+    });
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(approve)
+        .await
+        .then_expect_events(vec![OrderEvent::ManualReviewApproved(ManualReviewApproved {
+            note: "价格已核对".into(),
+        })]);
+}
+
+#[tokio::test]
+async fn rejecting_a_review_cancels_the_order_with_the_reason() {
+    let reject = OrderCommand::Review(ReviewDecision::Reject {
+        reason: "价格不对".into(),
+    });
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(reject)
+        .await
+        .then_expect_events(vec![OrderEvent::ManualReviewRejected(ManualReviewRejected {
+            reason: "价格不对".into(),
+        })]);
+    let mut events = failed_check("2027-01-10");
+    events.push(OrderEvent::ManualReviewRejected(ManualReviewRejected {
+        reason: "价格不对".into(),
+    }));
+    let o = fold(&events);
+    assert_eq!(o.status, Some(OrderStatus::Cancelled));
+    assert_eq!(o.cancel_reason.as_deref(), Some("人工审核拒绝:价格不对"));
+    assert_eq!(o.key_statuses()[0].status, "rejected");
+}
+
+#[tokio::test]
+async fn rejecting_without_a_reason_is_refused() {
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(OrderCommand::Review(ReviewDecision::Reject { reason: "  ".into() }))
+        .await
+        .then_expect_error(OrderError::ReasonRequired);
+}
+
+#[tokio::test]
+async fn a_review_outside_manual_review_is_refused() {
+    Fw::with(())
+        .given(with_form("2027-01-10"))
+        .when_async(OrderCommand::Review(ReviewDecision::Approve { note: String::new() }))
+        .await
+        .then_expect_error(OrderError::InvalidState {
+            action: "manual_review",
+            status: OrderStatus::AwaitingUserForm,
+        });
+}

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::state::{Order, OrderStatus};
+use super::state::{Order, OrderStatus, ReviewOutcome};
+use crate::money;
 
 /// 建议动作. `AwaitUserForm` is ours: the old system said nothing while the buyer had not filled
 /// in the form, and operators asked what to do with such orders.
@@ -110,12 +111,13 @@ impl Order {
 
     /// 关键状态, in the order of the seed page.
     pub fn key_statuses(&self) -> Vec<KeyStatus> {
-        let review = if self.unknown_goods && self.status == Some(OrderStatus::AwaitingUserForm) {
-            ks("review", "审核", "flagged", "需人工审核(商品未配置)")
-        } else if self.status == Some(OrderStatus::PendingManualReview) {
-            ks("review", "审核", "pending", "待人工处理")
-        } else {
-            ks("review", "审核", "not_started", "未开始")
+        let review = match (&self.review, self.status, &self.price_check) {
+            (Some(ReviewOutcome::Approved { .. }), _, _) => ks("review", "审核", "approved", "人工通过"),
+            (Some(ReviewOutcome::Rejected { .. }), _, _) => ks("review", "审核", "rejected", "人工拒绝"),
+            (None, Some(OrderStatus::PendingManualReview), _) => ks("review", "审核", "pending", "待人工处理"),
+            (None, _, Some(c)) if c.passed => ks("review", "审核", "passed", "价格校验通过"),
+            (None, _, _) if self.unknown_goods => ks("review", "审核", "flagged", "需人工审核(商品未配置)"),
+            _ => ks("review", "审核", "not_started", "未开始"),
         };
         vec![
             review,
@@ -141,7 +143,29 @@ impl Order {
                 format!("原因:{}", self.cancel_reason.as_deref().unwrap_or("-")),
                 "无需处理;如需恢复请联系买家重新下单。",
             ),
-            _ if self.unknown_goods => o(
+            OrderStatus::AwaitingUserForm if self.price_check_pending => o(
+                "价格校验中",
+                "买家已提交资料,系统正在校验价格。".into(),
+                "稍候刷新;如长时间停留在此状态,请检查服务日志。",
+            ),
+            OrderStatus::PendingManualReview => {
+                let reasons = self
+                    .price_check
+                    .as_ref()
+                    .map(|c| self.price_check_reasons(c))
+                    .unwrap_or_else(|| "价格校验未通过。".into());
+                o(
+                    "价格校验未通过,待人工审核",
+                    reasons,
+                    "核对价格与游玩日后人工审核:通过则进入代付,拒绝需填写原因并取消订单。",
+                )
+            }
+            OrderStatus::AwaitingPayment => o(
+                "待上传付款凭证",
+                "当前还没有付款凭证,代理侧无法继续处理。".into(),
+                "先上传付款凭证,再推送代理群",
+            ),
+            OrderStatus::AwaitingUserForm if self.unknown_goods => o(
                 "商品未配置",
                 format!(
                     "商品编码「{}」不在商品配置中,系统无法确定票种和价格。",
@@ -156,6 +180,41 @@ impl Order {
             ),
             _ => None,
         }
+    }
+
+    fn price_check_reasons(&self, c: &crate::pricing::PriceCheck) -> String {
+        use crate::pricing::PriceCheckReason as R;
+        let yuan =
+            |d: Option<rust_decimal::Decimal>| d.map(|d| format!("¥{}", money::round_cents(d))).unwrap_or("-".into());
+        let parts: Vec<String> = c
+            .reasons
+            .iter()
+            .map(|r| match r {
+                R::PayableBelowSettlement => format!(
+                    "应付代下单金额 {} 低于结算价 {}({} {})",
+                    yuan(c.payable_amount),
+                    yuan(c.settlement_amount),
+                    c.ticket_type.as_deref().unwrap_or("-"),
+                    c.season_type.label()
+                ),
+                R::SeasonMismatch => format!(
+                    "商品季节({})与游玩日 {} 的季节({})不符",
+                    c.goods_season_label.as_deref().unwrap_or("-"),
+                    c.play_date,
+                    c.season_type.label()
+                ),
+                R::UnknownGoods => format!(
+                    "商品「{}」未配置,无法确定票种和价格",
+                    self.goods_no.as_deref().unwrap_or("-")
+                ),
+                R::NoSettlementPrice => format!(
+                    "价格表里没有 {} {} 的结算价",
+                    c.ticket_type.as_deref().unwrap_or("-"),
+                    c.season_type.label()
+                ),
+            })
+            .collect();
+        format!("{}。", parts.join(";"))
     }
 
     /// The order fields the event log shows before and after each event (only those that
@@ -177,6 +236,20 @@ impl Order {
             self.virtual_order_status.and(self.external_order_no.clone()),
         );
         put("outOrderNo", self.out_order_no.as_ref().map(|n| n.to_string()));
+        put("playDate", self.form.as_ref().map(|f| f.play_date.to_string()));
+        put(
+            "priceCheck",
+            self.price_check
+                .as_ref()
+                .map(|c| if c.passed { "passed" } else { "failed" }.to_string()),
+        );
+        put(
+            "reviewStatus",
+            self.review.as_ref().map(|r| match r {
+                ReviewOutcome::Approved { .. } => "approved".to_string(),
+                ReviewOutcome::Rejected { .. } => "rejected".to_string(),
+            }),
+        );
         put("virtualOrderStatus", self.virtual_order_status.map(|s| s.to_string()));
         m
     }
