@@ -33,16 +33,21 @@ impl Running {
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
     let pool = xyt_store::db::pool(&config.database_url, 16)?;
     xyt_store::db::migrate(&pool).await?;
-    let orders = OrderStore::new(pool.clone());
+    let orders = Arc::new(OrderStore::new(pool.clone()));
     let healed = orders.projections().catch_up().await?;
     if healed > 0 {
         tracing::info!(orders = healed, "start-up catch-up refreshed lagging views");
     }
-    let catch_up = workers::spawn_catch_up(orders.projections().clone(), config.catchup_interval);
+    if let Err(e) = crate::pipeline::sweep(&pool, &orders).await {
+        tracing::warn!(error = format!("{e:#}"), "start-up sweep failed; the worker will retry");
+    }
+    let catch_up = workers::spawn_catch_up(orders.clone(), config.catchup_interval);
+    let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
     let state = web::Data::new(AppState {
         pool,
         orders,
         config: Arc::new(config),
+        public_limiter,
     });
     let addr = listener.local_addr()?;
     let data = state.clone();
@@ -65,7 +70,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 }),
             )
             .route("/healthz", web::get().to(|| async { "ok" }))
+            .route("/f/{token}", web::get().to(crate::buyer_page::page))
             .into_utoipa_app()
+            .service(api::public::scope())
             .service(api::admin_scope())
             .service(xgj::scope())
             .into_app()

@@ -17,6 +17,8 @@ pub struct Config {
     pub xgj_max_body_bytes: usize,
     /// What `/goofish/user/info` reports as our balance, in cents.
     pub xgj_balance_cent: i64,
+    /// Requests per minute one client address may make to the public form API.
+    pub public_rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,7 @@ impl Config {
             catchup_interval: Duration::from_secs(number("XYT_CATCHUP_INTERVAL_SECS", 5u64)?.max(1)),
             xgj_max_body_bytes: number("XYT_XGJ_MAX_BODY_BYTES", 64 * 1024usize)?,
             xgj_balance_cent: number("XYT_XGJ_BALANCE_CENT", 100_000_000i64)?,
+            public_rate_limit_per_minute: number("XYT_PUBLIC_RATE_LIMIT_PER_MIN", 30u32)?.max(1),
         };
         Ok(config)
     }

@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod app;
+pub mod buyer_page;
 pub mod config;
 pub mod demo;
 pub mod openapi;
+pub mod pipeline;
 pub mod request_id;
 pub mod state;
 pub mod workers;

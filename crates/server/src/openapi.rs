@@ -14,6 +14,8 @@ use utoipa_actix_web::AppExt;
     ),
     tags(
         (name = "orders", description = "Order views: list, detail, event log"),
+        (name = "public", description = "The buyer's form behind the card link (no sign-in; rate-limited)"),
+        (name = "config", description = "The config centre: goods, seasons, prices, QR codes, agent groups, targets, history"),
         (name = "xgj", description = "Endpoints XGJ calls: virtual supply (/xgj/goofish/...) and the ERP order push"),
     )
 )]
@@ -30,6 +32,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, api) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi_doc())
+        .service(crate::api::public::scope())
         .service(crate::api::admin_scope())
         .service(crate::xgj::scope())
         .split_for_parts();

@@ -8,6 +8,7 @@ use crate::config::Config;
 /// Shared by every handler.
 pub struct AppState {
     pub pool: PgPool,
-    pub orders: OrderStore,
+    pub orders: Arc<OrderStore>,
+    pub public_limiter: crate::api::public::RateLimiter,
     pub config: Arc<Config>,
 }

@@ -1,11 +1,16 @@
-//! Background work: the projection catch-up, at start-up and every few seconds.
+//! Background work, at start-up and every few seconds: the projection catch-up, then the sweep
+//! of system steps a crash left undone.
 
 use std::time::Duration;
 
-use xyt_store::projections::Projections;
+use std::sync::Arc;
 
-pub fn spawn_catch_up(projections: Projections, every: Duration) -> tokio::task::JoinHandle<()> {
+use xyt_store::orders::OrderStore;
+
+/// Catch-up of the views, then the owed system steps (which read the views' work lists).
+pub fn spawn_catch_up(orders: Arc<OrderStore>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let projections = orders.projections().clone();
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -14,6 +19,11 @@ pub fn spawn_catch_up(projections: Projections, every: Duration) -> tokio::task:
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "catch-up refreshed lagging views"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "catch-up pass failed"),
+            }
+            match crate::pipeline::sweep(orders.pool(), &orders).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(orders = n, "sweep ran owed price checks"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "price-check sweep failed"),
             }
         }
     })

@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row};
 use xyt_domain::order::{EventMeta, Order, OrderEvent};
+use xyt_domain::personal::{mask_name, mask_phone};
 
-use crate::views::OrderDetail;
+use crate::views::{LatestRecord, MetaFacts, OrderDetail};
 
 pub const ORDER_LIST: &str = "order_list";
 pub const ORDER_DETAIL: &str = "order_detail";
@@ -53,6 +54,34 @@ fn diff(
         }
     }
     (b.into(), a.into())
+}
+
+/// Facts only the metadata knows: when the form came, who reviewed.
+fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
+    let record = |summary: String| {
+        Some(LatestRecord {
+            summary,
+            by: meta.source.clone(),
+            at: meta.created_at,
+        })
+    };
+    match event {
+        OrderEvent::UserFormSubmitted(_) => facts.form_submitted_at = Some(meta.created_at),
+        OrderEvent::PriceCheckPassed(_) | OrderEvent::PriceCheckFailed(_) => {
+            facts.price_checked_at = Some(meta.created_at)
+        }
+        OrderEvent::ManualReviewApproved(e) => {
+            facts.latest.review = record(if e.note.is_empty() {
+                "人工审核通过".into()
+            } else {
+                format!("人工审核通过:{}", e.note)
+            })
+        }
+        OrderEvent::ManualReviewRejected(e) => facts.latest.review = record(format!("人工审核拒绝:{}", e.reason)),
+        OrderEvent::XgjVirtualOrderReceived(_)
+        | OrderEvent::XgjVirtualCardOrderCreated(_)
+        | OrderEvent::OrderCancelled(_) => {}
+    }
 }
 
 impl Projections {
@@ -109,8 +138,10 @@ impl Projections {
 
         let log_offset = offset(ORDER_EVENT_LOG);
         let mut order = Order::default();
+        let mut facts = MetaFacts::default();
         for e in events {
             let before = order.tracked_fields();
+            learn(&mut facts, &e.event, &e.meta);
             order.apply(e.event);
             if e.sequence <= log_offset {
                 continue;
@@ -142,14 +173,14 @@ impl Projections {
             .await?;
         }
 
-        if let Some(detail) = OrderDetail::from_order(&order, created_at, updated_at, head) {
+        if let Some(detail) = OrderDetail::from_order(&order, &facts, created_at, updated_at, head) {
             if offset(ORDER_LIST) < head {
                 sqlx::query(
                     "INSERT INTO order_list (order_no, external_order_no, out_order_no, goods_no, goods_name, ticket_type,
                        play_date, paid_amount, payable_amount, status, status_label, suggested_action,
                        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods,
-                       created_at, updated_at)
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+                       created_at, updated_at, price_check_pending)
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
                      ON CONFLICT (order_no) DO UPDATE SET external_order_no = EXCLUDED.external_order_no,
                        out_order_no = EXCLUDED.out_order_no, goods_no = EXCLUDED.goods_no,
                        goods_name = EXCLUDED.goods_name, ticket_type = EXCLUDED.ticket_type,
@@ -159,7 +190,8 @@ impl Projections {
                        suggested_action_label = EXCLUDED.suggested_action_label,
                        buyer_name_masked = EXCLUDED.buyer_name_masked, phone_masked = EXCLUDED.phone_masked,
                        phone_last4 = EXCLUDED.phone_last4, unknown_goods = EXCLUDED.unknown_goods,
-                       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
+                       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+                       price_check_pending = EXCLUDED.price_check_pending",
                 )
                 .bind(&detail.order_no)
                 .bind(&detail.external_order_no)
@@ -174,12 +206,16 @@ impl Projections {
                 .bind(&detail.status_label)
                 .bind(detail.suggested_action.as_str())
                 .bind(&detail.suggested_action_label)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<String>)
+                .bind(order.form.as_ref().map(|f| mask_name(f.name.as_str())))
+                .bind(order.form.as_ref().map(|f| mask_phone(f.phone.as_str())))
+                .bind(order.form.as_ref().map(|f| {
+                    let p = f.phone.as_str();
+                    p[p.len().saturating_sub(4)..].to_string()
+                }))
                 .bind(detail.unknown_goods)
                 .bind(created_at)
                 .bind(updated_at)
+                .bind(order.price_check_pending)
                 .execute(&mut *tx)
                 .await?;
             }

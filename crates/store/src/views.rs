@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
+use xyt_domain::buyer::{CertificateType, Gender};
 use xyt_domain::order::{ExceptionOverview, Order, OrderStatus, SuggestedAction};
+use xyt_domain::pricing::PriceCheck;
 
 /// One row of the order list. Personal data is masked here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -82,6 +84,66 @@ pub struct KeyStatusView {
     pub status_label: String,
 }
 
+/// 用户表单: the buyer's latest submission, whole (the detail is for signed-in operators only;
+/// lists and logs show it masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserFormView {
+    pub name: String,
+    pub phone_country_code: String,
+    pub phone: String,
+    pub certificate_type: CertificateType,
+    pub certificate_type_label: String,
+    pub certificate_no: String,
+    pub gender: Option<Gender>,
+    pub birthday: Option<NaiveDate>,
+    pub play_date: NaiveDate,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// How many times the buyer submitted the form.
+    pub submissions: u32,
+}
+
+/// The latest price check with its labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceCheckView {
+    #[serde(flatten)]
+    pub check: PriceCheck,
+    /// 淡季/平季/旺季 of the play date.
+    pub season_label: String,
+    pub reason_labels: Vec<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// One 最新记录 line: what happened, who did it, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestRecord {
+    pub summary: String,
+    /// The event's source (`admin:<operator>`, `system`, ...).
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// 最新记录: the latest review, payment, push, screenshot and profit share (absent until they happen).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestRecords {
+    pub review: Option<LatestRecord>,
+    pub payment: Option<LatestRecord>,
+    pub push: Option<LatestRecord>,
+    pub screenshot: Option<LatestRecord>,
+    pub profit_share: Option<LatestRecord>,
+}
+
+/// What the projection learns from event metadata rather than from the aggregate.
+#[derive(Debug, Clone, Default)]
+pub struct MetaFacts {
+    pub form_submitted_at: Option<DateTime<Utc>>,
+    pub price_checked_at: Option<DateTime<Utc>>,
+    pub latest: LatestRecords,
+}
+
 /// The order detail (订单详情): the overview fields of the seed page and what the order needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -118,6 +180,11 @@ pub struct OrderDetail {
     pub notify_url: Option<String>,
     pub virtual_order_status: Option<i64>,
     pub cancel_reason: Option<String>,
+    pub user_form: Option<UserFormView>,
+    /// A form was submitted and its price check is still to be recorded.
+    pub price_check_pending: bool,
+    pub price_check: Option<PriceCheckView>,
+    pub latest_records: LatestRecords,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The last event sequence this view reflects.
@@ -125,7 +192,13 @@ pub struct OrderDetail {
 }
 
 impl OrderDetail {
-    pub fn from_order(o: &Order, created_at: DateTime<Utc>, updated_at: DateTime<Utc>, version: i64) -> Option<Self> {
+    pub fn from_order(
+        o: &Order,
+        facts: &MetaFacts,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        version: i64,
+    ) -> Option<Self> {
         let status = o.status?;
         let action = o.suggested_action();
         Some(Self {
@@ -137,7 +210,7 @@ impl OrderDetail {
             goods_name: o.goods.as_ref().map(|g| g.goods_name.clone()),
             ticket_type: o.ticket_type.clone(),
             season_label: o.season_label.clone(),
-            play_date: None,
+            play_date: o.form.as_ref().map(|f| f.play_date),
             buy_quantity: o.buy_quantity,
             paid_amount: o.paid_amount,
             fee_rate: o.fee_rate,
@@ -162,6 +235,27 @@ impl OrderDetail {
             notify_url: o.notify_url.clone(),
             virtual_order_status: o.virtual_order_status,
             cancel_reason: o.cancel_reason.clone(),
+            user_form: o.form.as_ref().map(|f| UserFormView {
+                name: f.name.as_str().into(),
+                phone_country_code: f.phone_country_code.clone(),
+                phone: f.phone.as_str().into(),
+                certificate_type: f.certificate_type,
+                certificate_type_label: f.certificate_type.label().into(),
+                certificate_no: f.certificate_no.as_str().into(),
+                gender: f.gender,
+                birthday: f.birthday,
+                play_date: f.play_date,
+                submitted_at: facts.form_submitted_at,
+                submissions: o.form_submissions,
+            }),
+            price_check_pending: o.price_check_pending,
+            price_check: o.price_check.as_ref().map(|c| PriceCheckView {
+                season_label: c.season_type.label().into(),
+                reason_labels: c.reason_labels().into_iter().map(String::from).collect(),
+                check: c.clone(),
+                checked_at: facts.price_checked_at,
+            }),
+            latest_records: facts.latest.clone(),
             created_at,
             updated_at,
             version,
@@ -310,5 +404,21 @@ pub async fn order_has_events(pool: &PgPool, order_no: &str) -> Result<bool, sql
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'Order' AND aggregate_id = $1)")
         .bind(order_no)
         .fetch_one(pool)
+        .await
+}
+
+/// The order behind a buyer's form link.
+pub async fn order_no_for_form_token(pool: &PgPool, token: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_no FROM order_detail WHERE form_token = $1")
+        .bind(token)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Orders whose form awaits its price check (the sweep's work list).
+pub async fn orders_with_pending_price_check(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_no FROM order_list WHERE price_check_pending ORDER BY order_no LIMIT $1")
+        .bind(limit)
+        .fetch_all(pool)
         .await
 }

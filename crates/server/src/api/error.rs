@@ -130,3 +130,32 @@ pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) 
 pub async fn not_found() -> HttpResponse {
     ApiError::not_found("NOT_FOUND", "没有这个接口").error_response()
 }
+
+impl From<xyt_store::orders::ExecuteError> for ApiError {
+    fn from(e: xyt_store::orders::ExecuteError) -> Self {
+        use xyt_domain::order::OrderError as D;
+        use xyt_store::orders::ExecuteError as E;
+        match e {
+            E::Conflict => Self::new(StatusCode::CONFLICT, "ORDER_CHANGED", "订单刚被其他人修改,请刷新后重试"),
+            E::Domain(d) => {
+                let code = d.code();
+                match d {
+                    D::NotFound => Self::not_found("ORDER_NOT_FOUND", "订单不存在"),
+                    D::ReasonRequired => Self::field("note", "拒绝时必须填写原因"),
+                    D::InvalidState { action, status } => Self::new(
+                        StatusCode::CONFLICT,
+                        code,
+                        format!("订单当前为「{}」,不能执行 {action}", status.label()),
+                    ),
+                    D::FormLocked(status) => Self::new(
+                        StatusCode::CONFLICT,
+                        code,
+                        format!("订单当前为「{}」,资料已不能修改", status.label()),
+                    ),
+                    other => Self::new(StatusCode::CONFLICT, code, other.to_string()),
+                }
+            }
+            E::Store(cause) => Self::internal(cause),
+        }
+    }
+}

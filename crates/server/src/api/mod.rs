@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod orders;
+pub mod public;
 
 use utoipa_actix_web::scope;
 
@@ -22,6 +23,7 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::list_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
+        .service(orders::review_order)
         .configure(config::configure)
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -212,4 +212,62 @@ pub async fn get_order_events(state: web::Data<AppState>, path: web::Path<String
         order_no: detail.order_no,
         items,
     }))
+}
+
+/// 人工审核 decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewRequest {
+    /// `approve` or `reject`.
+    #[schema(example = "approve")]
+    pub decision: String,
+    /// Required to reject (the reason shown on the order); optional to approve.
+    pub note: Option<String>,
+}
+
+/// Approve or reject an order waiting for manual review.
+#[utoipa::path(
+    operation_id = "reviewOrder",
+    tag = "orders",
+    params(("orderNo" = String, Path, description = "Our order number, `XY…`")),
+    request_body = ReviewRequest,
+    responses(
+        (status = 200, description = "Reviewed; the order as it now stands", body = OrderDetail),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order is not waiting for review, or changed meanwhile", body = ErrorBody),
+        (status = 422, description = "Invalid decision or missing reason", body = ErrorBody),
+    )
+)]
+#[post("/orders/{orderNo}/review")]
+pub async fn review_order(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<ReviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    use xyt_domain::order::{EventMeta, OrderCommand, ReviewDecision};
+    let note = body.note.clone().unwrap_or_default();
+    if note.chars().count() > 500 {
+        return Err(ApiError::field("note", "最多 500 个字符"));
+    }
+    let decision = match body.decision.as_str() {
+        "approve" => ReviewDecision::Approve { note },
+        "reject" if note.trim().is_empty() => return Err(ApiError::field("note", "拒绝时必须填写原因")),
+        "reject" => ReviewDecision::Reject { reason: note },
+        _ => return Err(ApiError::field("decision", "只能是 approve 或 reject")),
+    };
+    let detail = detail_or_404(&state, &path).await?;
+    let order_no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
+    let meta = EventMeta::accepted(super::operator(&req), crate::request_id::current(), chrono::Utc::now());
+    // Decided on what the operator saw: a concurrent change is reported, never retried over.
+    state
+        .orders
+        .execute(
+            &order_no,
+            OrderCommand::Review(decision),
+            &meta,
+            xyt_store::orders::OnConflict::Report,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(detail_or_404(&state, &detail.order_no).await?))
 }

@@ -60,6 +60,7 @@ pub fn config(database_url: &str) -> Config {
         catchup_interval: Duration::from_millis(300),
         xgj_max_body_bytes: 64 * 1024,
         xgj_balance_cent: 100_000_000,
+        public_rate_limit_per_minute: 1000,
     }
 }
 
@@ -68,11 +69,22 @@ pub async fn spawn() -> TestApp {
     spawn_on(db_name, database_url).await
 }
 
+/// With a changed configuration.
+pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> TestApp {
+    let (db_name, database_url) = fresh_database().await;
+    let mut c = config(&database_url);
+    change(&mut c);
+    spawn_configured(db_name, database_url, c).await
+}
+
 pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
+    let c = config(&database_url);
+    spawn_configured(db_name, database_url, c).await
+}
+
+async fn spawn_configured(db_name: String, database_url: String, config: Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let running = app::start(config(&database_url), listener)
-        .await
-        .expect("the app starts");
+    let running = app::start(config, listener).await.expect("the app starts");
     let base = format!("http://{}", running.addr);
     let pool = running.state.pool.clone();
     let app = TestApp {
@@ -89,10 +101,26 @@ pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
 }
 
 impl TestApp {
+    /// The demo goods, price table (初级道 3 小时: 380 / 426 / 498) and season calendar.
     async fn seed_goods(&self) {
         for g in xyt_server::demo::demo_goods() {
             xyt_store::goods::upsert(&self.pool, &g).await.unwrap();
         }
+        for (season, amount) in [("low", "380.00"), ("mid", "426.00"), ("high", "498.00")] {
+            sqlx::query(
+                "INSERT INTO price_table (ticket_type, season, settlement_amount) VALUES ('初级道 3 小时', $1, $2::numeric)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(season)
+            .bind(amount)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        }
+        let calendar = serde_json::to_value(xyt_domain::pricing::SeasonCalendar::demo()).unwrap();
+        xyt_store::config::put_setting(&self.pool, "season_calendar", &calendar, "system:test")
+            .await
+            .unwrap();
     }
 
     /// Stops the server (the database stays, for a restart on it).
@@ -186,4 +214,65 @@ pub fn purchase(order_no: &str, goods_no: &str, quantity: i64) -> Value {
 pub fn md5_hex(b: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(b))
+}
+
+/// Today in Asia/Shanghai, as the form validation sees it.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
+/// The first date from `today + 1` on that the demo calendar puts in `season`.
+pub fn next_date_in(season: xyt_domain::pricing::SeasonType) -> chrono::NaiveDate {
+    let cal = xyt_domain::pricing::SeasonCalendar::demo();
+    (1..170)
+        .map(|d| today() + chrono::Days::new(d))
+        .find(|d| cal.season_for(*d) == season)
+        .expect("a date in the season within the horizon")
+}
+
+/// A valid form (the seed's buyer with the check digit corrected).
+pub fn good_form(play_date: chrono::NaiveDate) -> Value {
+    json!({
+        "name": "马上到",
+        "phoneCountryCode": "+86",
+        "phone": "18852341234",
+        "certificateType": "id_card",
+        "certificateNo": "320911198804223314",
+        "playDate": play_date.to_string()
+    })
+}
+
+impl TestApp {
+    /// The token of the order's card link.
+    pub async fn form_token(&self, order_no: &str) -> String {
+        let (_, d) = self.get(&format!("/api/orders/{order_no}")).await;
+        d["formLink"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })),
+        )
+    }
+
+    /// Takes an order in through the gateway and returns its order number and form token.
+    pub async fn order_with_token(&self, external: &str, goods_no: &str) -> (String, String) {
+        let v = self.purchase(&purchase(external, goods_no, 1)).await;
+        assert_eq!(v["code"], 0, "{v}");
+        let no = self.order_no_of(external).await;
+        let token = self.form_token(&no).await;
+        (no, token)
+    }
 }

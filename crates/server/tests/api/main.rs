@@ -2,6 +2,7 @@
 //! real HTTP. One binary, so the app links once.
 
 mod erp;
+mod forms;
 mod gateway;
 mod helpers;
 mod openapi;
