@@ -11,6 +11,7 @@ pub mod money;
 pub mod order;
 pub mod personal;
 pub mod pricing;
+pub mod target;
 
 pub use ids::{OrderNo, OutOrderNo};
 pub use order::{EventMeta, Order, OrderCommand, OrderError, OrderEvent, OrderStatus, SuggestedAction};

@@ -19,12 +19,14 @@ pub struct Running {
     pub handle: actix_web::dev::ServerHandle,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     pub catch_up: tokio::task::JoinHandle<()>,
+    pub deliveries: tokio::task::JoinHandle<()>,
     pub state: web::Data<AppState>,
 }
 
 impl Running {
     pub async fn stop(self) {
         self.catch_up.abort();
+        self.deliveries.abort();
         self.handle.stop(true).await;
         let _ = self.server.await;
     }
@@ -43,11 +45,20 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     }
     let catch_up = workers::spawn_catch_up(orders.clone(), config.catchup_interval);
     let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
+    let sender: Arc<dyn xyt_integrations::notify::Sender> = Arc::new(crate::delivery_worker::MockOnlySender);
+    let delivery_worker = Arc::new(crate::delivery_worker::DeliveryWorker {
+        pool: pool.clone(),
+        orders: orders.clone(),
+        sender,
+        config: config.delivery.clone(),
+    });
+    let deliveries_task = crate::delivery_worker::spawn(delivery_worker.clone());
     let state = web::Data::new(AppState {
         pool,
         orders,
         config: Arc::new(config),
         public_limiter,
+        delivery_worker,
     });
     let addr = listener.local_addr()?;
     let data = state.clone();
@@ -90,6 +101,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         handle,
         server,
         catch_up,
+        deliveries: deliveries_task,
         state,
     })
 }

@@ -19,6 +19,7 @@ pub struct Config {
     pub xgj_balance_cent: i64,
     /// Requests per minute one client address may make to the public form API.
     pub public_rate_limit_per_minute: u32,
+    pub delivery: crate::delivery_worker::DeliveryConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,11 @@ impl Config {
             xgj_max_body_bytes: number("XYT_XGJ_MAX_BODY_BYTES", 64 * 1024usize)?,
             xgj_balance_cent: number("XYT_XGJ_BALANCE_CENT", 100_000_000i64)?,
             public_rate_limit_per_minute: number("XYT_PUBLIC_RATE_LIMIT_PER_MIN", 30u32)?.max(1),
+            delivery: crate::delivery_worker::DeliveryConfig {
+                poll: Duration::from_millis(number("XYT_DELIVERY_POLL_MS", 1000u64)?.max(10)),
+                backoff_base: Duration::from_millis(number("XYT_DELIVERY_BACKOFF_BASE_MS", 10_000u64)?.max(1)),
+                ..Default::default()
+            },
         };
         Ok(config)
     }

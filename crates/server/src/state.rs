@@ -10,5 +10,6 @@ pub struct AppState {
     pub pool: PgPool,
     pub orders: Arc<OrderStore>,
     pub public_limiter: crate::api::public::RateLimiter,
+    pub delivery_worker: Arc<crate::delivery_worker::DeliveryWorker>,
     pub config: Arc<Config>,
 }

@@ -47,18 +47,19 @@ pub async fn claim(
 /// Keeps the first answer given and returns the one kept, so concurrent callers that built
 /// their answers independently all send the same bytes.
 pub async fn keep_answer(pool: &PgPool, external_order_no: &str, answer: &str) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH upd AS (
-            UPDATE xgj_intake SET answer = $2, answered_at = now()
-            WHERE external_order_no = $1 AND answer IS NULL RETURNING answer)
-         SELECT answer FROM upd
-         UNION ALL
-         SELECT answer FROM xgj_intake WHERE external_order_no = $1 AND NOT EXISTS (SELECT 1 FROM upd)",
+    // Two statements, not one: under READ COMMITTED a single statement's snapshot predates a
+    // concurrent winner's commit, and would read the answer as still missing.
+    sqlx::query(
+        "UPDATE xgj_intake SET answer = $2, answered_at = now() WHERE external_order_no = $1 AND answer IS NULL",
     )
     .bind(external_order_no)
     .bind(answer)
-    .fetch_one(pool)
-    .await
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar("SELECT answer FROM xgj_intake WHERE external_order_no = $1 AND answer IS NOT NULL")
+        .bind(external_order_no)
+        .fetch_one(pool)
+        .await
 }
 
 /// The order number for a Xianyu order number as XGJ's ERP push names it: XGJ's `order_no`

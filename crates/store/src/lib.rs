@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod deliveries;
 pub mod erp;
 pub mod goods;
 pub mod intake;

@@ -15,12 +15,21 @@ use sqlx::{PgPool, Row};
 use xyt_domain::order::{EventMeta, Order, OrderEvent};
 use xyt_domain::personal::{mask_name, mask_phone};
 
+use crate::deliveries::{self, NewDelivery};
 use crate::views::{LatestRecord, MetaFacts, OrderDetail};
+use xyt_domain::order::messages;
+use xyt_domain::pricing::SeasonCalendar;
+use xyt_domain::target::Target;
 
 pub const ORDER_LIST: &str = "order_list";
 pub const ORDER_DETAIL: &str = "order_detail";
 pub const ORDER_EVENT_LOG: &str = "order_event_log";
-pub const ALL: [&str; 3] = [ORDER_LIST, ORDER_DETAIL, ORDER_EVENT_LOG];
+/// Not a view: the deliveries that events call for, created once per (event, type).
+pub const DELIVERIES: &str = "deliveries";
+pub const ALL: [&str; 4] = [ORDER_LIST, ORDER_DETAIL, ORDER_EVENT_LOG, DELIVERIES];
+
+/// How many attempts a delivery gets before it fails for good (a resend allows one more).
+pub const DELIVERY_MAX_ATTEMPTS: i32 = 8;
 
 #[derive(Clone)]
 pub struct Projections {
@@ -56,6 +65,118 @@ fn diff(
     (b.into(), a.into())
 }
 
+fn target_of(
+    kind: &'static str,
+    configured: Option<String>,
+    what: &str,
+) -> (String, String, String, Option<(String, String, String)>) {
+    match configured.as_deref().map(|t| (t, Target::parse(t, false))) {
+        Some((raw, Ok(t))) => (raw.to_string(), t.display(), t.channel().as_str().to_string(), None),
+        Some((raw, Err(e))) => (
+            raw.to_string(),
+            raw.to_string(),
+            "unknown".into(),
+            Some((
+                "INVALID_TARGET".into(),
+                e.0,
+                format!("在配置中心修正{what}的目标后补发"),
+            )),
+        ),
+        None => (
+            String::new(),
+            "-".into(),
+            "none".into(),
+            Some((
+                "NO_TARGET".into(),
+                format!("没有启用的{what}({kind})"),
+                format!("在配置中心添加{what}后补发"),
+            )),
+        ),
+    }
+}
+
+/// The deliveries an event calls for, with today's targets.
+async fn deliveries_called_for(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    order: &Order,
+    sequence: i64,
+    event: &OrderEvent,
+) -> anyhow::Result<Vec<NewDelivery>> {
+    let Some(order_no) = order.order_no.as_ref().map(|n| n.to_string()) else {
+        return Ok(vec![]);
+    };
+    let money = |d: Option<rust_decimal::Decimal>| d.map(|d| xyt_domain::money::round_cents(d).to_string());
+    match event {
+        OrderEvent::PriceCheckFailed(check) => {
+            let configured: Option<String> = sqlx::query_scalar(
+                "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (target, display, channel, unsendable) = target_of("price_alert", configured, "价格异常提醒目标");
+            let text = messages::price_exception_text(&order_no);
+            Ok(vec![NewDelivery {
+                order_no,
+                source_sequence: sequence,
+                kind: "price_exception",
+                channel,
+                target,
+                target_display: display,
+                message_text_masked: text.clone(),
+                message_text: text,
+                extra: serde_json::json!({
+                    "reason": "price_check_failed",
+                    "paidAmount": money(check.paid_amount),
+                    "settlementAmount": money(check.settlement_amount),
+                }),
+                max_attempts: DELIVERY_MAX_ATTEMPTS,
+                unsendable,
+            }])
+        }
+        OrderEvent::UserFormSubmitted(form) => {
+            let group: Option<(uuid::Uuid, String)> = sqlx::query_as(
+                "SELECT id, wecom_target FROM agent_groups WHERE active ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
+            let calendar: Option<serde_json::Value> =
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = 'season_calendar'")
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let season = calendar
+                .and_then(|v| serde_json::from_value::<SeasonCalendar>(v).ok())
+                .map(|c| c.season_for(form.play_date).label())
+                .unwrap_or("-");
+            let (target, display, channel, unsendable) =
+                target_of("agent_group", group.as_ref().map(|g| g.1.clone()), "代理群");
+            let target_group_id = match Target::parse(&target, false) {
+                Ok(Target::WecomApp { chat_id }) => Some(chat_id),
+                _ => group.as_ref().map(|g| g.0.to_string()),
+            };
+            let (Some(text), Some(masked)) = (
+                messages::user_form_group_text(order, season, false),
+                messages::user_form_group_text(order, season, true),
+            ) else {
+                return Ok(vec![]);
+            };
+            Ok(vec![NewDelivery {
+                order_no,
+                source_sequence: sequence,
+                kind: "user_form_group_push",
+                channel,
+                target,
+                target_display: display,
+                message_text: text,
+                message_text_masked: masked,
+                extra: serde_json::json!({ "targetGroupId": target_group_id }),
+                max_attempts: DELIVERY_MAX_ATTEMPTS,
+                unsendable,
+            }])
+        }
+        _ => Ok(vec![]),
+    }
+}
+
 /// Facts only the metadata knows: when the form came, who reviewed.
 fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
     let record = |summary: String| {
@@ -78,9 +199,7 @@ fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
             })
         }
         OrderEvent::ManualReviewRejected(e) => facts.latest.review = record(format!("人工审核拒绝:{}", e.reason)),
-        OrderEvent::XgjVirtualOrderReceived(_)
-        | OrderEvent::XgjVirtualCardOrderCreated(_)
-        | OrderEvent::OrderCancelled(_) => {}
+        _ => {}
     }
 }
 
@@ -137,12 +256,21 @@ impl Projections {
         let updated_at: DateTime<Utc> = events.last().map(|e| e.meta.processed_at).unwrap_or(created_at);
 
         let log_offset = offset(ORDER_EVENT_LOG);
+        let deliveries_offset = offset(DELIVERIES);
         let mut order = Order::default();
         let mut facts = MetaFacts::default();
         for e in events {
             let before = order.tracked_fields();
             learn(&mut facts, &e.event, &e.meta);
+            let calls_for = (e.sequence > deliveries_offset).then(|| e.event.clone());
             order.apply(e.event);
+            if let Some(event) = calls_for {
+                for d in deliveries_called_for(&mut tx, &order, e.sequence, &event).await? {
+                    if deliveries::create(&mut tx, &d).await? {
+                        tracing::info!(order_no, kind = d.kind, target = %d.target_display, "delivery created");
+                    }
+                }
+            }
             if e.sequence <= log_offset {
                 continue;
             }
@@ -296,6 +424,7 @@ impl Projections {
     /// Drops every view and rebuilds it from the events (`xyt rebuild-views`).
     pub async fn rebuild_all(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
+        // Deliveries stay: they are real sends, re-derived idempotently per (event, type).
         sqlx::query("TRUNCATE order_list, order_detail, order_event_log, projection_offsets")
             .execute(&mut *tx)
             .await?;

@@ -103,6 +103,45 @@ pub struct ManualReviewRejected {
     pub reason: String,
 }
 
+/// One attempt to deliver a message (to the ops bot, an agent group, the buyer through XGJ),
+/// recorded on the order whatever its outcome; the metadata's `result` says accepted/rejected
+/// and carries the error code and message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempted {
+    pub delivery_id: String,
+    /// The attempt row; makes recording idempotent.
+    pub attempt_id: i64,
+    pub attempt: i32,
+    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`.
+    pub notification_type: String,
+    pub notification_channel: String,
+    /// As shown (a robot's key masked).
+    pub notification_target: String,
+    pub message_text: String,
+    /// `sent`, `failed_retryable` or `failed_permanent` after this attempt.
+    pub delivery_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement_amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_id: Option<String>,
+}
+
+/// An operator asked for a delivery to be sent again, maybe to another target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryResendRequested {
+    pub delivery_id: String,
+    pub notification_type: String,
+    pub notification_target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_target: Option<String>,
+}
+
 /// Every event of an order. The serde tag of each variant is its stable wire name, the same
 /// string `event_type` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +157,12 @@ pub enum OrderEvent {
     ManualReviewApproved(ManualReviewApproved),
     ManualReviewRejected(ManualReviewRejected),
     OrderCancelled(OrderCancelled),
+    /// The ops alert about a failed price check, sent or not.
+    UserPriceExceptionNotified(DeliveryAttempted),
+    /// The buyer's details reached the agent group.
+    UserFormGroupPushed(DeliveryAttempted),
+    UserFormGroupPushFailed(DeliveryAttempted),
+    DeliveryResendRequested(DeliveryResendRequested),
 }
 
 impl OrderEvent {
@@ -131,6 +176,10 @@ impl OrderEvent {
             OrderEvent::ManualReviewApproved(_) => "manual_review_approved",
             OrderEvent::ManualReviewRejected(_) => "manual_review_rejected",
             OrderEvent::OrderCancelled(_) => "order_cancelled",
+            OrderEvent::UserPriceExceptionNotified(_) => "user_price_exception_notified",
+            OrderEvent::UserFormGroupPushed(_) => "user_form_group_pushed",
+            OrderEvent::UserFormGroupPushFailed(_) => "user_form_group_push_failed",
+            OrderEvent::DeliveryResendRequested(_) => "delivery_resend_requested",
         }
     }
 }

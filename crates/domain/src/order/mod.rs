@@ -5,6 +5,7 @@
 //! anything after a crash and never do a thing twice.
 
 mod events;
+pub mod messages;
 mod state;
 pub mod view;
 

@@ -110,6 +110,10 @@ pub struct Order {
     pub price_check_pending: bool,
     pub price_check: Option<PriceCheck>,
     pub review: Option<ReviewOutcome>,
+    /// Whether the buyer's details reached the agent group (`None` until tried).
+    pub user_form_synced: Option<bool>,
+    /// Delivery attempts already on the stream, so recording one twice adds nothing.
+    pub recorded_attempts: std::collections::BTreeSet<i64>,
 }
 
 /// The outcome of the latest manual review.
@@ -138,6 +142,10 @@ pub enum OrderCommand {
     RecordPriceCheck { check: PriceCheck, for_form: BuyerForm },
     /// An operator's manual review.
     Review(ReviewDecision),
+    /// A delivery attempt finished (recorded once per attempt, whatever the order's state).
+    RecordDeliveryAttempt(Box<DeliveryAttempted>),
+    /// An operator asked for a resend.
+    RequestResend(DeliveryResendRequested),
     /// XGJ's ERP push reported a refund or a closed trade.
     CancelByXgj {
         reason: String,
@@ -367,6 +375,22 @@ impl Order {
             OrderCommand::SubmitUserForm { form } => self.submit_form(form),
             OrderCommand::RecordPriceCheck { check, for_form } => self.record_price_check(check, for_form),
             OrderCommand::Review(decision) => self.review(decision),
+            OrderCommand::RecordDeliveryAttempt(a) => {
+                self.status.ok_or(OrderError::NotFound)?;
+                if self.recorded_attempts.contains(&a.attempt_id) {
+                    return Ok(vec![]);
+                }
+                let sent = a.delivery_status == "sent";
+                Ok(vec![match a.notification_type.as_str() {
+                    "user_form_group_push" if sent => OrderEvent::UserFormGroupPushed(*a),
+                    "user_form_group_push" => OrderEvent::UserFormGroupPushFailed(*a),
+                    _ => OrderEvent::UserPriceExceptionNotified(*a),
+                }])
+            }
+            OrderCommand::RequestResend(r) => {
+                self.status.ok_or(OrderError::NotFound)?;
+                Ok(vec![OrderEvent::DeliveryResendRequested(r)])
+            }
             OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at),
         }
     }
@@ -452,6 +476,20 @@ impl Aggregate for Order {
                 self.cancelled_from = self.status;
                 self.status = Some(OrderStatus::Cancelled);
             }
+            OrderEvent::UserPriceExceptionNotified(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+            }
+            OrderEvent::UserFormGroupPushed(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+                self.user_form_synced = Some(true);
+            }
+            OrderEvent::UserFormGroupPushFailed(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+                if self.user_form_synced != Some(true) {
+                    self.user_form_synced = Some(false);
+                }
+            }
+            OrderEvent::DeliveryResendRequested(_) => {}
             OrderEvent::OrderCancelled(e) => {
                 self.cancelled_from = self.status;
                 self.cancel_reason = Some(e.reason);

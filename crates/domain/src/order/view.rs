@@ -238,6 +238,11 @@ impl Order {
         put("outOrderNo", self.out_order_no.as_ref().map(|n| n.to_string()));
         put("playDate", self.form.as_ref().map(|f| f.play_date.to_string()));
         put(
+            "userSyncStatus",
+            self.user_form_synced
+                .map(|ok| if ok { "synced" } else { "failed" }.to_string()),
+        );
+        put(
             "priceCheck",
             self.price_check
                 .as_ref()

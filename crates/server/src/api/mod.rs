@@ -2,6 +2,7 @@
 //! built by [`admin_scope`], so that sign-in can guard them in one place.
 
 pub mod config;
+pub mod deliveries;
 pub mod error;
 pub mod orders;
 pub mod public;
@@ -24,6 +25,9 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::get_order)
         .service(orders::get_order_events)
         .service(orders::review_order)
+        .service(deliveries::order_deliveries)
+        .service(deliveries::list_deliveries)
+        .service(deliveries::resend_delivery)
         .configure(config::configure)
 }
 

@@ -61,6 +61,11 @@ pub fn config(database_url: &str) -> Config {
         xgj_max_body_bytes: 64 * 1024,
         xgj_balance_cent: 100_000_000,
         public_rate_limit_per_minute: 1000,
+        delivery: xyt_server::delivery_worker::DeliveryConfig {
+            poll: Duration::from_millis(100),
+            backoff_base: Duration::from_millis(300),
+            ..Default::default()
+        },
     }
 }
 
@@ -117,6 +122,22 @@ impl TestApp {
             .await
             .unwrap();
         }
+        sqlx::query(
+            "INSERT INTO agent_groups (id, name, wecom_target) VALUES ($1, '演示代理群', 'mock://agent-group/default')
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO notification_targets (id, purpose, name, target) SELECT $1, 'price_alert', '价格异常提醒', 'mock://wecom-bot/default'
+             WHERE NOT EXISTS (SELECT 1 FROM notification_targets)",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .execute(&self.pool)
+        .await
+        .unwrap();
         let calendar = serde_json::to_value(xyt_domain::pricing::SeasonCalendar::demo()).unwrap();
         xyt_store::config::put_setting(&self.pool, "season_calendar", &calendar, "system:test")
             .await

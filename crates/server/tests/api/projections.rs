@@ -62,6 +62,7 @@ async fn events_committed_without_their_views_are_caught_up_to_the_right_version
         assert_eq!(
             offsets(&app, no.as_str()).await,
             vec![
+                ("deliveries".into(), 2),
                 ("order_detail".into(), 2),
                 ("order_event_log".into(), 2),
                 ("order_list".into(), 2)

@@ -1,0 +1,70 @@
+//! The texts the system sends, as on the seed page.
+
+use super::state::Order;
+use crate::personal::{mask_certificate, mask_name, mask_phone};
+
+/// The ops alert for a failed price check.
+pub fn price_exception_text(order_no: &str) -> String {
+    format!("【订单异常】订单号:{order_no},异常类型:价格校验异常。")
+}
+
+/// The buyer's details for the agent group. `season_label` is the play date's season
+/// (淡季/平季/旺季). `masked` gives the same text with personal data masked, for lists and logs.
+pub fn user_form_group_text(order: &Order, season_label: &str, masked: bool) -> Option<String> {
+    let f = order.form.as_ref()?;
+    let (name, cert, phone) = if masked {
+        (
+            mask_name(f.name.as_str()),
+            mask_certificate(f.certificate_no.as_str()),
+            mask_phone(f.phone.as_str()),
+        )
+    } else {
+        (
+            f.name.as_str().to_string(),
+            f.certificate_no.as_str().to_string(),
+            f.phone.as_str().to_string(),
+        )
+    };
+    let mut lines = vec![
+        "【闲鱼出票资料已提交】".to_string(),
+        format!("订单号:{}", order.order_no.as_ref()?),
+        format!("外部单号:{}", order.external_order_no.as_deref().unwrap_or("-")),
+        format!("票种:{}", order.ticket_type.as_deref().unwrap_or("-")),
+        format!(
+            "商品:{}",
+            order
+                .goods
+                .as_ref()
+                .map(|g| g.goods_name.as_str())
+                .or(order.goods_no.as_deref())
+                .unwrap_or("-")
+        ),
+        format!("季节:{season_label}"),
+        format!("游玩日:{}", f.play_date),
+        format!("姓名:{name}"),
+        format!("证件类型:{}", f.certificate_type.label()),
+        format!("证件号:{cert}"),
+    ];
+    if let Some(g) = f.gender {
+        lines.push(format!("性别:{}", g.label()));
+    }
+    if let Some(b) = f.birthday {
+        lines.push(format!(
+            "出生日期:{}",
+            if masked {
+                "****-**-**".to_string()
+            } else {
+                b.to_string()
+            }
+        ));
+    }
+    lines.push(format!("手机号:{}{phone}", f.phone_country_code));
+    lines.push(format!(
+        "实付金额:{}",
+        order
+            .paid_amount
+            .map(|a| format!("¥{}", crate::money::round_cents(a)))
+            .unwrap_or("-".into())
+    ));
+    Some(lines.join("\n"))
+}

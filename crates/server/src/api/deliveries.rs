@@ -1,0 +1,236 @@
+//! 通知投递: every message the system sends, its attempts, and a manual resend.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use xyt_domain::order::{DeliveryResendRequested, EventMeta, OrderCommand};
+use xyt_domain::target::Target;
+use xyt_domain::OrderNo;
+use xyt_store::deliveries::{self, DeliveryView, ListFilter, ResendError, STATUSES, TYPES};
+use xyt_store::orders::OnConflict;
+
+use super::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// An order's deliveries, oldest first, messages whole.
+#[utoipa::path(
+    operation_id = "getOrderDeliveries",
+    tag = "deliveries",
+    params(("orderNo" = String, Path, description = "Our order number, `XY…`")),
+    responses(
+        (status = 200, description = "The order's deliveries", body = DeliveryList),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
+#[get("/orders/{orderNo}/deliveries")]
+pub async fn order_deliveries(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("订单 {path} 不存在"));
+    let no = OrderNo::parse(&path).map_err(|_| not_found())?;
+    if !xyt_store::views::order_has_events(&state.pool, no.as_str()).await? {
+        return Err(not_found());
+    }
+    let items = deliveries::for_order(&state.pool, no.as_str()).await?;
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// `pending`, `sending`, `sent`, `failed_retryable`, `failed_permanent`.
+    pub status: Option<String>,
+    /// `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`.
+    pub channel: Option<String>,
+    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_from: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_to: Option<String>,
+    /// 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
+
+fn one_of(field: &str, v: Option<String>, allowed: &[&str], errors: &mut BTreeMap<String, String>) -> Option<String> {
+    let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
+    if allowed.contains(&v.as_str()) {
+        Some(v)
+    } else {
+        errors.insert(field.into(), format!("可选:{}", allowed.join(", ")));
+        None
+    }
+}
+
+fn time(field: &str, v: Option<String>, errors: &mut BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+    let v = v.filter(|s| !s.trim().is_empty())?;
+    match DateTime::parse_from_rfc3339(v.trim()) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            errors.insert(field.into(), "必须是 RFC 3339 时间".into());
+            None
+        }
+    }
+}
+
+/// All deliveries, newest first, with personal data masked in the messages.
+#[utoipa::path(
+    operation_id = "listDeliveries",
+    tag = "deliveries",
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryList),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    )
+)]
+#[get("/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    q: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let mut errors = BTreeMap::new();
+    let status = one_of("status", q.status, &STATUSES, &mut errors);
+    let channel = one_of("channel", q.channel, &CHANNELS, &mut errors);
+    let kind = one_of("type", q.kind, &TYPES, &mut errors);
+    let created_from = time("createdFrom", q.created_from, &mut errors);
+    let created_to = time("createdTo", q.created_to, &mut errors);
+    let limit = match q.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => 50,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                errors.insert("limit".into(), "必须是 1 到 200 之间的整数".into());
+                50
+            }
+        },
+    };
+    let cursor = match q.cursor.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let d = deliveries::decode_cursor(&c);
+            if d.is_none() {
+                errors.insert("cursor".into(), "无效的分页游标".into());
+            }
+            d
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let filter = ListFilter {
+        status,
+        channel,
+        kind,
+        created_from,
+        created_to,
+        limit,
+        cursor,
+    };
+    let (items, next_cursor) = deliveries::list(&state.pool, &filter).await?;
+    Ok(HttpResponse::Ok().json(DeliveryList { items, next_cursor }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendRequest {
+    /// Another target: `mock://<name>`, `wecom-app:<chatid>` or a robot webhook URL.
+    pub target: Option<String>,
+}
+
+/// Sends a delivery again now, optionally to another target; the attempt and who asked are
+/// recorded on the order.
+#[utoipa::path(
+    operation_id = "resendDelivery",
+    tag = "deliveries",
+    params(("id" = Uuid, Path, description = "The delivery id")),
+    request_body = ResendRequest,
+    responses(
+        (status = 200, description = "Attempted; the delivery as it now stands", body = DeliveryView),
+        (status = 404, description = "No such delivery", body = ErrorBody),
+        (status = 409, description = "Already queued or being sent", body = ErrorBody),
+        (status = 422, description = "Invalid target", body = ErrorBody),
+    )
+)]
+#[post("/deliveries/{id}/resend")]
+pub async fn resend_delivery(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Option<web::Json<ResendRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("DELIVERY_NOT_FOUND", format!("投递 {path} 不存在"));
+    let id: Uuid = path.parse().map_err(|_| not_found())?;
+    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let row = deliveries::get_row(&state.pool, id).await?.ok_or_else(not_found)?;
+    let new_target = match body.target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let t = Target::parse(raw, row.kind == "user_notify").map_err(|e| ApiError::field("target", e.0))?;
+            Some((raw.to_string(), t.display(), t.channel().as_str().to_string()))
+        }
+    };
+    let before = deliveries::queue_resend(
+        &state.pool,
+        id,
+        new_target
+            .as_ref()
+            .map(|(t, d, c)| (t.as_str(), d.as_str(), c.as_str())),
+    )
+    .await
+    .map_err(|e| match e {
+        ResendError::NotFound => not_found(),
+        ResendError::AlreadyQueued(status) => ApiError::new(
+            StatusCode::CONFLICT,
+            "DELIVERY_QUEUED",
+            format!("该投递已在发送队列中({status}),无需重复补发"),
+        ),
+        ResendError::Db(e) => ApiError::internal(e),
+    })?;
+    if let Ok(order_no) = OrderNo::parse(&before.order_no) {
+        let event = DeliveryResendRequested {
+            delivery_id: id.to_string(),
+            notification_type: before.kind.clone(),
+            notification_target: new_target
+                .as_ref()
+                .map(|t| t.1.clone())
+                .unwrap_or(before.target_display.clone()),
+            previous_target: new_target.as_ref().map(|_| before.target_display.clone()),
+        };
+        let meta = EventMeta::accepted(super::operator(&req), crate::request_id::current(), Utc::now());
+        state
+            .orders
+            .execute(&order_no, OrderCommand::RequestResend(event), &meta, OnConflict::Retry)
+            .await?;
+    }
+    // The new attempt runs now, in this request, unless a worker took it first.
+    if let Some(claimed) = deliveries::claim_one(&state.pool, id, state.delivery_worker.config.lease).await? {
+        state
+            .delivery_worker
+            .process(claimed)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let view = deliveries::view(&state.pool, id, false).await?.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,238 @@
+//! The delivery worker: claims due deliveries (`FOR UPDATE SKIP LOCKED`, so any number of
+//! processes can run it side by side), reserves each attempt (and a robot's per-minute budget)
+//! before sending, records the outcome, backs off exponentially with jitter, and appends every
+//! attempt's outcome to the order's stream. An outcome not yet on the stream (a crash between the
+//! send's record and the event) is appended by the next pass; recording is idempotent per attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use xyt_domain::order::{DeliveryAttempted, EventMeta, OrderCommand, OrderError};
+use xyt_domain::target::{Channel, Target};
+use xyt_domain::OrderNo;
+use xyt_integrations::notify::{ErrorClass, Message, SendError, Sender};
+use xyt_store::deliveries::{self, DeliveryRow, Outcome, Reservation};
+use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
+use xyt_store::PgPool;
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub poll: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// How long a claimed delivery stays locked to its worker (then another may take it over).
+    pub lease: Duration,
+    /// At most this many messages a minute per WeCom robot.
+    pub robot_per_minute: i64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(10),
+            backoff_cap: Duration::from_secs(30 * 60),
+            lease: Duration::from_secs(60),
+            robot_per_minute: 20,
+        }
+    }
+}
+
+pub struct DeliveryWorker {
+    pub pool: PgPool,
+    pub orders: Arc<OrderStore>,
+    pub sender: Arc<dyn Sender>,
+    pub config: DeliveryConfig,
+}
+
+/// `base × 2^(attempt−1)`, capped, with ±20 % jitter so failed sends do not retry in lockstep.
+pub fn backoff(config: &DeliveryConfig, attempt: i32) -> Duration {
+    let exp = 2f64.powi((attempt - 1).clamp(0, 30));
+    let raw = (config.backoff_base.as_secs_f64() * exp).min(config.backoff_cap.as_secs_f64());
+    Duration::from_secs_f64(raw * rand::thread_rng().gen_range(0.8..=1.2))
+}
+
+impl DeliveryWorker {
+    /// One pass: due deliveries, then outcomes still missing from the event streams.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let mut done = 0;
+        loop {
+            let due = deliveries::claim_due(&self.pool, 10, self.config.lease).await?;
+            if due.is_empty() {
+                break;
+            }
+            for row in due {
+                if let Err(e) = self.process(row).await {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "delivery attempt failed to run; it will be retried"
+                    );
+                }
+                done += 1;
+            }
+        }
+        self.record_outcomes(None).await?;
+        Ok(done)
+    }
+
+    /// Sends a claimed delivery once.
+    pub async fn process(&self, row: DeliveryRow) -> anyhow::Result<()> {
+        let per_minute = (row.channel == Channel::WecomBot.as_str()).then_some(self.config.robot_per_minute);
+        let (attempt_id, attempt) = match deliveries::reserve_attempt(&self.pool, &row, per_minute).await? {
+            Reservation::Deferred(until) => {
+                tracing::info!(delivery = %row.id, %until, "robot budget spent for this minute; deferred");
+                return Ok(());
+            }
+            Reservation::Reserved { attempt_id, attempt } => (attempt_id, attempt),
+        };
+        let result = match Target::parse(&row.target, row.kind == "user_notify") {
+            Ok(target) => self.sender.send(&target, &message_of(&row)).await,
+            Err(e) => Err(SendError {
+                class: ErrorClass::Permanent,
+                code: "INVALID_TARGET".into(),
+                message: e.0,
+                hint: Some("修正目标后补发".into()),
+            }),
+        };
+        let next;
+        let outcome = match &result {
+            Ok(ok) => Outcome {
+                status: "sent",
+                error_code: None,
+                error_message: None,
+                error_hint: None,
+                detail: Some(&ok.detail),
+                next_attempt_at: None,
+            },
+            Err(e) => {
+                let last = e.class == ErrorClass::Permanent || attempt >= row.max_attempts;
+                next = (!last).then(|| Utc::now() + backoff(&self.config, attempt));
+                Outcome {
+                    status: if last { "failed_permanent" } else { "failed_retryable" },
+                    error_code: Some(&e.code),
+                    error_message: Some(&e.message),
+                    error_hint: e.hint.as_deref(),
+                    detail: None,
+                    next_attempt_at: next,
+                }
+            }
+        };
+        deliveries::finish_attempt(&self.pool, row.id, attempt_id, &outcome).await?;
+        match &result {
+            Ok(_) => tracing::info!(delivery = %row.id, kind = %row.kind, attempt, "delivery sent"),
+            Err(e) => {
+                tracing::warn!(delivery = %row.id, kind = %row.kind, attempt, code = %e.code, status = outcome.status, "delivery failed")
+            }
+        }
+        self.record_outcomes(Some(attempt_id)).await
+    }
+
+    /// Appends finished attempts' outcomes to their orders' streams.
+    pub async fn record_outcomes(&self, only: Option<i64>) -> anyhow::Result<()> {
+        for a in deliveries::unrecorded_attempts(&self.pool, only, 100).await? {
+            let Ok(order_no) = OrderNo::parse(&a.order_no) else {
+                deliveries::mark_recorded(&self.pool, a.attempt_id).await?;
+                continue;
+            };
+            let extra = |k: &str| a.extra.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let event = DeliveryAttempted {
+                delivery_id: a.delivery_id.to_string(),
+                attempt_id: a.attempt_id,
+                attempt: a.attempt,
+                notification_type: a.kind.clone(),
+                notification_channel: a.channel.clone(),
+                notification_target: a.target_display.clone(),
+                message_text: a.message_text.clone(),
+                delivery_status: a.delivery_status.clone(),
+                reason: extra("reason"),
+                paid_amount: extra("paidAmount"),
+                settlement_amount: extra("settlementAmount"),
+                target_group_id: extra("targetGroupId"),
+            };
+            let sent = a.outcome == "sent";
+            let meta = EventMeta {
+                source: "system".into(),
+                result: if sent { "accepted" } else { "rejected" }.into(),
+                created_at: a.started_at,
+                processed_at: a.finished_at,
+                request_id: format!("delivery-{}", a.delivery_id),
+                error_code: a.error_code.clone(),
+                error_message: a.error_message.clone(),
+            };
+            match self
+                .orders
+                .execute(
+                    &order_no,
+                    OrderCommand::RecordDeliveryAttempt(Box::new(event)),
+                    &meta,
+                    OnConflict::Retry,
+                )
+                .await
+            {
+                Ok(_) | Err(ExecuteError::Domain(OrderError::NotFound)) => {
+                    deliveries::mark_recorded(&self.pool, a.attempt_id).await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn message_of(row: &DeliveryRow) -> Message {
+    Message::Text(row.message_text.clone())
+}
+
+pub fn spawn(worker: Arc<DeliveryWorker>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = worker.run_once().await {
+                tracing::warn!(error = format!("{e:#}"), "delivery pass failed");
+            }
+            tokio::time::sleep(worker.config.poll).await;
+        }
+    })
+}
+
+/// Until a channel is configured, only `mock://` targets can be sent (recorded in memory).
+pub struct MockOnlySender;
+
+#[async_trait::async_trait]
+impl Sender for MockOnlySender {
+    async fn send(&self, target: &Target, _message: &Message) -> Result<xyt_integrations::notify::SendOk, SendError> {
+        match target {
+            Target::Mock { .. } => Ok(xyt_integrations::notify::SendOk {
+                detail: "mock: recorded".into(),
+            }),
+            other => Err(SendError {
+                class: ErrorClass::Permanent,
+                code: "CHANNEL_UNAVAILABLE".into(),
+                message: format!("channel {} is not configured", other.channel().as_str()),
+                hint: None,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        let c = DeliveryConfig {
+            backoff_base: Duration::from_secs(10),
+            backoff_cap: Duration::from_secs(100),
+            ..Default::default()
+        };
+        for (attempt, nominal) in [(1, 10.0), (2, 20.0), (3, 40.0), (4, 80.0), (5, 100.0), (30, 100.0)] {
+            let d = backoff(&c, attempt).as_secs_f64();
+            assert!(
+                d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9,
+                "attempt {attempt}: {d}"
+            );
+        }
+    }
+}
