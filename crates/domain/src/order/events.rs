@@ -142,6 +142,95 @@ pub struct DeliveryResendRequested {
     pub previous_target: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentConfirmed {
+    /// What the operator paid the agent (代付), yuan.
+    pub amount: Decimal,
+    /// The active QR code paid to.
+    pub qr_code_id: String,
+    pub qr_code_label: String,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// An uploaded image (payment proof or agent screenshot), content-addressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredImage {
+    /// The file's id: its sha256.
+    pub file_id: String,
+    pub sha256: String,
+    pub content_type: String,
+    pub size: i64,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPushRequested {
+    pub agent_group_id: String,
+    pub agent_group_name: String,
+    pub target_group_id: Option<String>,
+    pub notification_target: String,
+    pub message_text: String,
+}
+
+/// What OCR read from the agent's screenshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotOcrCompleted {
+    pub sha256: String,
+    /// `mock` or `tesseract`.
+    pub engine: String,
+    pub text: String,
+    /// The fields extracted from the text (name, certificate no, play date, ticket type).
+    pub fields: serde_json::Value,
+    pub confidence: f32,
+}
+
+/// The comparison of what was read with the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotMatch {
+    pub sha256: String,
+    /// Per field: expected (masked), found, ok.
+    pub comparisons: serde_json::Value,
+    /// Stable reason codes (`name_mismatch`, `play_date_mismatch`, `low_confidence`, ...).
+    pub reasons: Vec<String>,
+    /// Their Chinese labels.
+    pub reason_labels: Vec<String>,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorNote {
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserNotification {
+    /// `buyer_page` (the form link shows the result) or `xgj_notify` (the order's notify_url).
+    pub channel: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitShare {
+    /// The payable amount (应付代下单金额).
+    pub revenue: Decimal,
+    /// The settlement amount of the price check (or, without one, what was paid to the agent).
+    pub cost: Decimal,
+    pub profit: Decimal,
+    /// `settlement_amount` or `payment_amount`.
+    pub cost_basis: String,
+}
+
 /// Every event of an order. The serde tag of each variant is its stable wire name, the same
 /// string `event_type` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +252,23 @@ pub enum OrderEvent {
     UserFormGroupPushed(DeliveryAttempted),
     UserFormGroupPushFailed(DeliveryAttempted),
     DeliveryResendRequested(DeliveryResendRequested),
+    PaymentConfirmed(PaymentConfirmed),
+    /// A new upload supersedes the last.
+    PaymentProofUploaded(StoredImage),
+    OrderPushRequested(OrderPushRequested),
+    OrderPushedToAgent(DeliveryAttempted),
+    OrderPushFailed(DeliveryAttempted),
+    AgentScreenshotUploaded(StoredImage),
+    ScreenshotOcrCompleted(ScreenshotOcrCompleted),
+    ScreenshotMatched(ScreenshotMatch),
+    ScreenshotMismatched(ScreenshotMatch),
+    ScreenshotMatchConfirmed(OperatorNote),
+    /// The operator asks the agent for a new screenshot.
+    ScreenshotMatchRejected(OperatorNote),
+    UserNotified(UserNotification),
+    UserNotifyFailed(UserNotification),
+    ProfitShareCalculated(ProfitShare),
+    ProfitShareSettled(ProfitShare),
 }
 
 impl OrderEvent {
@@ -180,6 +286,21 @@ impl OrderEvent {
             OrderEvent::UserFormGroupPushed(_) => "user_form_group_pushed",
             OrderEvent::UserFormGroupPushFailed(_) => "user_form_group_push_failed",
             OrderEvent::DeliveryResendRequested(_) => "delivery_resend_requested",
+            OrderEvent::PaymentConfirmed(_) => "payment_confirmed",
+            OrderEvent::PaymentProofUploaded(_) => "payment_proof_uploaded",
+            OrderEvent::OrderPushRequested(_) => "order_push_requested",
+            OrderEvent::OrderPushedToAgent(_) => "order_pushed_to_agent",
+            OrderEvent::OrderPushFailed(_) => "order_push_failed",
+            OrderEvent::AgentScreenshotUploaded(_) => "agent_screenshot_uploaded",
+            OrderEvent::ScreenshotOcrCompleted(_) => "screenshot_ocr_completed",
+            OrderEvent::ScreenshotMatched(_) => "screenshot_matched",
+            OrderEvent::ScreenshotMismatched(_) => "screenshot_mismatched",
+            OrderEvent::ScreenshotMatchConfirmed(_) => "screenshot_match_confirmed",
+            OrderEvent::ScreenshotMatchRejected(_) => "screenshot_match_rejected",
+            OrderEvent::UserNotified(_) => "user_notified",
+            OrderEvent::UserNotifyFailed(_) => "user_notify_failed",
+            OrderEvent::ProfitShareCalculated(_) => "profit_share_calculated",
+            OrderEvent::ProfitShareSettled(_) => "profit_share_settled",
         }
     }
 }

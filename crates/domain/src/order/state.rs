@@ -114,6 +114,52 @@ pub struct Order {
     pub user_form_synced: Option<bool>,
     /// Delivery attempts already on the stream, so recording one twice adds nothing.
     pub recorded_attempts: std::collections::BTreeSet<i64>,
+    pub payment: Option<PaymentConfirmed>,
+    /// The current payment proof (the latest upload).
+    pub payment_proof: Option<StoredImage>,
+    pub push: PushState,
+    pub push_request: Option<OrderPushRequested>,
+    /// The current agent screenshot, and what became of it.
+    pub screenshot: Option<StoredImage>,
+    pub screenshot_state: ScreenshotState,
+    pub ocr: Option<ScreenshotOcrCompleted>,
+    pub screenshot_match: Option<ScreenshotMatch>,
+    pub user_notification: NotificationState,
+    pub profit_share: Option<ProfitShare>,
+    pub profit_share_settled: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushState {
+    #[default]
+    NotStarted,
+    /// Asked for, no outcome yet.
+    Requested,
+    Pushed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreenshotState {
+    #[default]
+    NotStarted,
+    /// Uploaded; OCR and matching owed.
+    Reading,
+    Matched,
+    Mismatched,
+    Confirmed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationState {
+    #[default]
+    NotStarted,
+    Notified,
+    Failed,
 }
 
 /// The outcome of the latest manual review.
@@ -137,15 +183,51 @@ pub enum OrderCommand {
     /// XGJ's 创建卡密订单: take the order in and create its virtual card order in one commit.
     TakeInXgjOrder(Box<TakeInXgjOrder>),
     /// The buyer submitted (or corrected) the form.
-    SubmitUserForm { form: BuyerForm },
+    SubmitUserForm {
+        form: BuyerForm,
+    },
     /// The system's price check, computed by the caller from the config for exactly `for_form`.
-    RecordPriceCheck { check: PriceCheck, for_form: BuyerForm },
+    RecordPriceCheck {
+        check: PriceCheck,
+        for_form: BuyerForm,
+    },
     /// An operator's manual review.
     Review(ReviewDecision),
     /// A delivery attempt finished (recorded once per attempt, whatever the order's state).
     RecordDeliveryAttempt(Box<DeliveryAttempted>),
     /// An operator asked for a resend.
     RequestResend(DeliveryResendRequested),
+    /// 确认付款 against the active QR code.
+    ConfirmPayment(PaymentConfirmed),
+    /// 上传付款凭证 (a new one supersedes the last).
+    UploadPaymentProof(StoredImage),
+    /// 推单: push the order with its proof to an agent group.
+    RequestPush(OrderPushRequested),
+    /// The agent's booking screenshot.
+    UploadScreenshot(StoredImage),
+    /// What OCR read from the screenshot `ocr.sha256`, and how it compares with the order.
+    RecordScreenshotReading {
+        ocr: ScreenshotOcrCompleted,
+        outcome: ScreenshotMatch,
+        matched: bool,
+    },
+    /// An operator confirms (true) or rejects (false) a mismatched screenshot.
+    ReviewScreenshot {
+        confirm: bool,
+        note: String,
+    },
+    /// The buyer was told (or could not be).
+    RecordUserNotification {
+        notification: UserNotification,
+        ok: bool,
+    },
+    CalculateProfitShare(ProfitShare),
+    SettleProfitShare,
+    /// An operator cancels the order before completion.
+    Cancel {
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// XGJ's ERP push reported a refund or a closed trade.
     CancelByXgj {
         reason: String,
@@ -195,6 +277,20 @@ pub enum OrderError {
     InvalidState { action: &'static str, status: OrderStatus },
     #[error("a reason is required to reject")]
     ReasonRequired,
+    #[error("the payment is already confirmed")]
+    PaymentAlreadyConfirmed,
+    #[error("confirm the payment first")]
+    PaymentNotConfirmed,
+    #[error("upload the payment proof first")]
+    NoPaymentProof,
+    #[error("a push is already under way")]
+    PushInFlight,
+    #[error("the screenshot was replaced meanwhile")]
+    StaleScreenshot,
+    #[error("the profit share is not ready")]
+    ProfitShareNotReady,
+    #[error("the profit share is already settled")]
+    ProfitShareAlreadySettled,
 }
 
 impl OrderError {
@@ -211,6 +307,13 @@ impl OrderError {
             OrderError::StalePriceCheck => "STALE_PRICE_CHECK",
             OrderError::InvalidState { .. } => "INVALID_STATE",
             OrderError::ReasonRequired => "REASON_REQUIRED",
+            OrderError::PaymentAlreadyConfirmed => "PAYMENT_ALREADY_CONFIRMED",
+            OrderError::PaymentNotConfirmed => "PAYMENT_NOT_CONFIRMED",
+            OrderError::NoPaymentProof => "NO_PAYMENT_PROOF",
+            OrderError::PushInFlight => "PUSH_IN_FLIGHT",
+            OrderError::StaleScreenshot => "STALE_SCREENSHOT",
+            OrderError::ProfitShareNotReady => "PROFIT_SHARE_NOT_READY",
+            OrderError::ProfitShareAlreadySettled => "PROFIT_SHARE_ALREADY_SETTLED",
             OrderError::AlreadyCompleted => "ORDER_COMPLETED",
         }
     }
@@ -322,6 +425,9 @@ impl Order {
             | OrderStatus::AwaitingPush => {}
             other => return Err(OrderError::FormLocked(other)),
         }
+        if matches!(self.push, PushState::Requested | PushState::Pushed) {
+            return Err(OrderError::FormLocked(status));
+        }
         // A double click, or a retry after a lost answer: the same form again is not news.
         if self.form.as_ref() == Some(&form) {
             return Ok(vec![]);
@@ -367,6 +473,135 @@ impl Order {
         }])
     }
 
+    fn require(&self, action: &'static str, allowed: &[OrderStatus]) -> Result<OrderStatus, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if allowed.contains(&status) {
+            Ok(status)
+        } else {
+            Err(OrderError::InvalidState { action, status })
+        }
+    }
+
+    fn fulfil(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+        use OrderStatus as S;
+        Ok(match command {
+            OrderCommand::ConfirmPayment(p) => {
+                self.require("confirm_payment", &[S::AwaitingPayment])?;
+                if self.payment.is_some() {
+                    return Err(OrderError::PaymentAlreadyConfirmed);
+                }
+                vec![OrderEvent::PaymentConfirmed(p)]
+            }
+            OrderCommand::UploadPaymentProof(img) => {
+                self.require("upload_payment_proof", &[S::AwaitingPayment, S::AwaitingPush])?;
+                if self.payment.is_none() {
+                    return Err(OrderError::PaymentNotConfirmed);
+                }
+                if self.push == PushState::Requested {
+                    return Err(OrderError::PushInFlight);
+                }
+                if self.payment_proof.as_ref().is_some_and(|p| p.sha256 == img.sha256) {
+                    return Ok(vec![]);
+                }
+                vec![OrderEvent::PaymentProofUploaded(img)]
+            }
+            OrderCommand::RequestPush(r) => {
+                self.require("push_to_agent", &[S::AwaitingPush])?;
+                if self.payment_proof.is_none() {
+                    return Err(OrderError::NoPaymentProof);
+                }
+                if self.push == PushState::Requested {
+                    return Err(OrderError::PushInFlight);
+                }
+                vec![OrderEvent::OrderPushRequested(r)]
+            }
+            OrderCommand::UploadScreenshot(img) => {
+                self.require("upload_screenshot", &[S::AwaitingTicket, S::PendingMatchReview])?;
+                if self.screenshot.as_ref().is_some_and(|s| s.sha256 == img.sha256) {
+                    return Ok(vec![]);
+                }
+                vec![OrderEvent::AgentScreenshotUploaded(img)]
+            }
+            OrderCommand::RecordScreenshotReading { ocr, outcome, matched } => {
+                if self.screenshot_state != ScreenshotState::Reading {
+                    return Ok(vec![]);
+                }
+                if self.screenshot.as_ref().map(|s| &s.sha256) != Some(&ocr.sha256) || ocr.sha256 != outcome.sha256 {
+                    return Err(OrderError::StaleScreenshot);
+                }
+                let verdict = if matched {
+                    OrderEvent::ScreenshotMatched(outcome)
+                } else {
+                    OrderEvent::ScreenshotMismatched(outcome)
+                };
+                vec![OrderEvent::ScreenshotOcrCompleted(ocr), verdict]
+            }
+            OrderCommand::ReviewScreenshot { confirm, note } => {
+                self.require("review_screenshot_match", &[S::PendingMatchReview])?;
+                let note = OperatorNote {
+                    note: note.trim().to_string(),
+                };
+                if confirm {
+                    vec![OrderEvent::ScreenshotMatchConfirmed(note)]
+                } else {
+                    if note.note.is_empty() {
+                        return Err(OrderError::ReasonRequired);
+                    }
+                    vec![OrderEvent::ScreenshotMatchRejected(note)]
+                }
+            }
+            OrderCommand::RecordUserNotification { notification, ok } => {
+                if self.status != Some(S::AwaitingUserNotification) {
+                    return Ok(vec![]);
+                }
+                vec![if ok {
+                    OrderEvent::UserNotified(notification)
+                } else {
+                    OrderEvent::UserNotifyFailed(notification)
+                }]
+            }
+            OrderCommand::CalculateProfitShare(p) => {
+                self.require("calculate_profit_share", &[S::Completed])?;
+                if self.profit_share.is_some() {
+                    return Ok(vec![]);
+                }
+                vec![OrderEvent::ProfitShareCalculated(p)]
+            }
+            OrderCommand::SettleProfitShare => {
+                self.require("settle_profit_share", &[S::Completed])?;
+                let Some(p) = self.profit_share.clone() else {
+                    return Err(OrderError::ProfitShareNotReady);
+                };
+                if self.profit_share_settled {
+                    return Err(OrderError::ProfitShareAlreadySettled);
+                }
+                vec![OrderEvent::ProfitShareSettled(p)]
+            }
+            OrderCommand::Cancel { reason, at } => {
+                let status = self.status.ok_or(OrderError::NotFound)?;
+                if status == S::Completed {
+                    return Err(OrderError::AlreadyCompleted);
+                }
+                if status == S::Cancelled {
+                    return Err(OrderError::InvalidState {
+                        action: "cancel",
+                        status,
+                    });
+                }
+                let reason = reason.trim().to_string();
+                if reason.is_empty() {
+                    return Err(OrderError::ReasonRequired);
+                }
+                vec![OrderEvent::OrderCancelled(OrderCancelled {
+                    reason,
+                    xgj_trade: None,
+                    cancelled_at: Some(at),
+                })]
+            }
+            _ => unreachable!("fulfil only gets fulfilment commands"),
+        })
+    }
+
     /// Decides without side effects; `handle` only forwards to this, so tests and the service
     /// layer can call it directly too.
     pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
@@ -382,6 +617,8 @@ impl Order {
                 }
                 let sent = a.delivery_status == "sent";
                 Ok(vec![match a.notification_type.as_str() {
+                    "order_push" if sent => OrderEvent::OrderPushedToAgent(*a),
+                    "order_push" => OrderEvent::OrderPushFailed(*a),
                     "user_form_group_push" if sent => OrderEvent::UserFormGroupPushed(*a),
                     "user_form_group_push" => OrderEvent::UserFormGroupPushFailed(*a),
                     _ => OrderEvent::UserPriceExceptionNotified(*a),
@@ -392,6 +629,7 @@ impl Order {
                 Ok(vec![OrderEvent::DeliveryResendRequested(r)])
             }
             OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at),
+            other => self.fulfil(other),
         }
     }
 }
@@ -490,6 +728,69 @@ impl Aggregate for Order {
                 }
             }
             OrderEvent::DeliveryResendRequested(_) => {}
+            OrderEvent::PaymentConfirmed(p) => self.payment = Some(p),
+            OrderEvent::PaymentProofUploaded(img) => {
+                self.payment_proof = Some(img);
+                if self.status == Some(OrderStatus::AwaitingPayment) {
+                    self.status = Some(OrderStatus::AwaitingPush);
+                }
+            }
+            OrderEvent::OrderPushRequested(r) => {
+                self.push_request = Some(r);
+                self.push = PushState::Requested;
+            }
+            OrderEvent::OrderPushedToAgent(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+                self.push = PushState::Pushed;
+                if self.status == Some(OrderStatus::AwaitingPush) {
+                    self.status = Some(OrderStatus::AwaitingTicket);
+                }
+            }
+            OrderEvent::OrderPushFailed(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+                if self.push != PushState::Pushed {
+                    self.push = PushState::Failed;
+                }
+            }
+            OrderEvent::AgentScreenshotUploaded(img) => {
+                self.screenshot = Some(img);
+                self.screenshot_state = ScreenshotState::Reading;
+                self.ocr = None;
+                self.screenshot_match = None;
+                if self.status == Some(OrderStatus::PendingMatchReview) {
+                    self.status = Some(OrderStatus::AwaitingTicket);
+                }
+            }
+            OrderEvent::ScreenshotOcrCompleted(o) => self.ocr = Some(o),
+            OrderEvent::ScreenshotMatched(m) => {
+                self.screenshot_match = Some(m);
+                self.screenshot_state = ScreenshotState::Matched;
+                if self.status == Some(OrderStatus::AwaitingTicket) {
+                    self.status = Some(OrderStatus::AwaitingUserNotification);
+                }
+            }
+            OrderEvent::ScreenshotMismatched(m) => {
+                self.screenshot_match = Some(m);
+                self.screenshot_state = ScreenshotState::Mismatched;
+                if self.status == Some(OrderStatus::AwaitingTicket) {
+                    self.status = Some(OrderStatus::PendingMatchReview);
+                }
+            }
+            OrderEvent::ScreenshotMatchConfirmed(_) => {
+                self.screenshot_state = ScreenshotState::Confirmed;
+                self.status = Some(OrderStatus::AwaitingUserNotification);
+            }
+            OrderEvent::ScreenshotMatchRejected(_) => {
+                self.screenshot_state = ScreenshotState::Rejected;
+                self.status = Some(OrderStatus::AwaitingTicket);
+            }
+            OrderEvent::UserNotified(_) => {
+                self.user_notification = NotificationState::Notified;
+                self.status = Some(OrderStatus::Completed);
+            }
+            OrderEvent::UserNotifyFailed(_) => self.user_notification = NotificationState::Failed,
+            OrderEvent::ProfitShareCalculated(p) => self.profit_share = Some(p),
+            OrderEvent::ProfitShareSettled(_) => self.profit_share_settled = true,
             OrderEvent::OrderCancelled(e) => {
                 self.cancelled_from = self.status;
                 self.cancel_reason = Some(e.reason);

@@ -549,3 +549,327 @@ async fn a_review_outside_manual_review_is_refused() {
             status: OrderStatus::AwaitingUserForm,
         });
 }
+
+// ---- fulfilment: payment, proof, push, screenshot, notification, profit share, cancel ----
+
+fn image(sha: &str) -> StoredImage {
+    StoredImage {
+        file_id: sha.into(),
+        sha256: sha.into(),
+        content_type: "image/png".into(),
+        size: 100,
+        width: 10,
+        height: 10,
+    }
+}
+
+fn payment() -> PaymentConfirmed {
+    PaymentConfirmed {
+        amount: dec!(426.00),
+        qr_code_id: "qr-1".into(),
+        qr_code_label: "收款码".into(),
+        paid_at: at(),
+    }
+}
+
+fn approved() -> Vec<OrderEvent> {
+    let mut e = failed_check("2027-01-10");
+    e.push(OrderEvent::ManualReviewApproved(ManualReviewApproved {
+        note: String::new(),
+    }));
+    e
+}
+
+fn attempt(kind: &str, status: &str, id: i64) -> DeliveryAttempted {
+    DeliveryAttempted {
+        delivery_id: "d".into(),
+        attempt_id: id,
+        attempt: 1,
+        notification_type: kind.into(),
+        notification_channel: "mock".into(),
+        notification_target: "mock://x".into(),
+        message_text: "m".into(),
+        delivery_status: status.into(),
+        reason: None,
+        paid_amount: None,
+        settlement_amount: None,
+        target_group_id: None,
+    }
+}
+
+fn push_request() -> OrderPushRequested {
+    OrderPushRequested {
+        agent_group_id: "g".into(),
+        agent_group_name: "代理群".into(),
+        target_group_id: None,
+        notification_target: "mock://agent".into(),
+        message_text: "m".into(),
+    }
+}
+
+fn paid_with_proof() -> Vec<OrderEvent> {
+    let mut e = approved();
+    e.push(OrderEvent::PaymentConfirmed(payment()));
+    e.push(OrderEvent::PaymentProofUploaded(image("aa")));
+    e
+}
+
+fn pushed() -> Vec<OrderEvent> {
+    let mut e = paid_with_proof();
+    e.push(OrderEvent::OrderPushRequested(push_request()));
+    e.push(OrderEvent::OrderPushedToAgent(attempt("order_push", "sent", 1)));
+    e
+}
+
+fn reading(sha: &str, matched: bool) -> OrderCommand {
+    OrderCommand::RecordScreenshotReading {
+        ocr: ScreenshotOcrCompleted {
+            sha256: sha.into(),
+            engine: "mock".into(),
+            text: "t".into(),
+            fields: serde_json::json!({}),
+            confidence: 0.99,
+        },
+        outcome: ScreenshotMatch {
+            sha256: sha.into(),
+            comparisons: serde_json::json!([]),
+            reasons: if matched { vec![] } else { vec!["name_mismatch".into()] },
+            reason_labels: if matched { vec![] } else { vec!["姓名不符".into()] },
+            confidence: 0.99,
+        },
+        matched,
+    }
+}
+
+fn with_screenshot(sha: &str) -> Vec<OrderEvent> {
+    let mut e = pushed();
+    e.push(OrderEvent::AgentScreenshotUploaded(image(sha)));
+    e
+}
+
+fn apply_cmd(mut events: Vec<OrderEvent>, c: OrderCommand) -> Vec<OrderEvent> {
+    let o = fold(&events);
+    events.extend(o.decide(c).unwrap());
+    events
+}
+
+#[tokio::test]
+async fn payment_is_confirmed_once_and_only_awaiting_payment() {
+    Fw::with(())
+        .given(approved())
+        .when_async(OrderCommand::ConfirmPayment(payment()))
+        .await
+        .then_expect_events(vec![OrderEvent::PaymentConfirmed(payment())]);
+    let mut given = approved();
+    given.push(OrderEvent::PaymentConfirmed(payment()));
+    Fw::with(())
+        .given(given)
+        .when_async(OrderCommand::ConfirmPayment(payment()))
+        .await
+        .then_expect_error(OrderError::PaymentAlreadyConfirmed);
+    Fw::with(())
+        .given(failed_check("2027-01-10"))
+        .when_async(OrderCommand::ConfirmPayment(payment()))
+        .await
+        .then_expect_error(OrderError::InvalidState {
+            action: "confirm_payment",
+            status: OrderStatus::PendingManualReview,
+        });
+}
+
+#[tokio::test]
+async fn a_proof_needs_a_payment_and_a_new_one_supersedes_the_last() {
+    Fw::with(())
+        .given(approved())
+        .when_async(OrderCommand::UploadPaymentProof(image("aa")))
+        .await
+        .then_expect_error(OrderError::PaymentNotConfirmed);
+    let o = fold(&paid_with_proof());
+    assert_eq!(o.status, Some(OrderStatus::AwaitingPush));
+    assert_eq!(o.suggested_action(), SuggestedAction::PushToAgent);
+    Fw::with(())
+        .given(paid_with_proof())
+        .when_async(OrderCommand::UploadPaymentProof(image("aa")))
+        .await
+        .then_expect_events(vec![]);
+    Fw::with(())
+        .given(paid_with_proof())
+        .when_async(OrderCommand::UploadPaymentProof(image("bb")))
+        .await
+        .then_expect_events(vec![OrderEvent::PaymentProofUploaded(image("bb"))]);
+}
+
+#[tokio::test]
+async fn a_push_needs_a_proof_and_waits_for_its_outcome() {
+    let mut no_proof = approved();
+    no_proof.push(OrderEvent::PaymentConfirmed(payment()));
+    Fw::with(())
+        .given(no_proof)
+        .when_async(OrderCommand::RequestPush(push_request()))
+        .await
+        .then_expect_error(OrderError::InvalidState {
+            action: "push_to_agent",
+            status: OrderStatus::AwaitingPayment,
+        });
+    let requested = apply_cmd(paid_with_proof(), OrderCommand::RequestPush(push_request()));
+    Fw::with(())
+        .given(requested.clone())
+        .when_async(OrderCommand::RequestPush(push_request()))
+        .await
+        .then_expect_error(OrderError::PushInFlight);
+    // A failed push can be retried; the form is still the buyer's to correct.
+    let failed = apply_cmd(
+        requested,
+        OrderCommand::RecordDeliveryAttempt(Box::new(attempt("order_push", "failed_permanent", 9))),
+    );
+    let o = fold(&failed);
+    assert_eq!(o.suggested_action(), SuggestedAction::RetryPush);
+    assert_eq!(o.key_statuses()[2].status, "failed");
+    Fw::with(())
+        .given(failed)
+        .when_async(OrderCommand::RequestPush(push_request()))
+        .await
+        .then_expect_events(vec![OrderEvent::OrderPushRequested(push_request())]);
+    let o = fold(&pushed());
+    assert_eq!(o.status, Some(OrderStatus::AwaitingTicket));
+    assert_eq!(o.suggested_action(), SuggestedAction::UploadScreenshot);
+}
+
+#[tokio::test]
+async fn the_form_is_locked_once_the_order_is_pushed() {
+    Fw::with(())
+        .given(pushed())
+        .when_async(OrderCommand::SubmitUserForm {
+            form: form("2027-01-11"),
+        })
+        .await
+        .then_expect_error(OrderError::FormLocked(OrderStatus::AwaitingTicket));
+}
+
+#[tokio::test]
+async fn a_matching_screenshot_goes_on_and_a_mismatching_one_to_review() {
+    Fw::with(())
+        .given(with_screenshot("s1"))
+        .when_async(reading("s1", true))
+        .await
+        .then_expect_events(fold(&with_screenshot("s1")).decide(reading("s1", true)).unwrap());
+    let matched = apply_cmd(with_screenshot("s1"), reading("s1", true));
+    assert_eq!(fold(&matched).status, Some(OrderStatus::AwaitingUserNotification));
+    let mismatched = apply_cmd(with_screenshot("s1"), reading("s1", false));
+    let o = fold(&mismatched);
+    assert_eq!(o.status, Some(OrderStatus::PendingMatchReview));
+    assert_eq!(o.suggested_action(), SuggestedAction::ReviewScreenshotMatch);
+    assert!(o.exception_overview().unwrap().reason.contains("姓名不符"));
+    // A reading of a replaced screenshot is refused.
+    let replaced = apply_cmd(with_screenshot("s1"), OrderCommand::UploadScreenshot(image("s2")));
+    Fw::with(())
+        .given(replaced)
+        .when_async(reading("s1", true))
+        .await
+        .then_expect_error(OrderError::StaleScreenshot);
+}
+
+#[tokio::test]
+async fn an_operator_confirms_or_rejects_a_mismatch() {
+    let mismatched = apply_cmd(with_screenshot("s1"), reading("s1", false));
+    let confirmed = apply_cmd(
+        mismatched.clone(),
+        OrderCommand::ReviewScreenshot {
+            confirm: true,
+            note: "同名".into(),
+        },
+    );
+    assert_eq!(fold(&confirmed).status, Some(OrderStatus::AwaitingUserNotification));
+    Fw::with(())
+        .given(mismatched.clone())
+        .when_async(OrderCommand::ReviewScreenshot {
+            confirm: false,
+            note: " ".into(),
+        })
+        .await
+        .then_expect_error(OrderError::ReasonRequired);
+    let rejected = apply_cmd(
+        mismatched,
+        OrderCommand::ReviewScreenshot {
+            confirm: false,
+            note: "名字不对".into(),
+        },
+    );
+    let o = fold(&rejected);
+    assert_eq!(o.status, Some(OrderStatus::AwaitingTicket));
+    assert_eq!(o.key_statuses()[3].status, "rejected");
+}
+
+#[tokio::test]
+async fn notifying_the_buyer_completes_the_order_and_the_profit_share_can_be_settled() {
+    let matched = apply_cmd(with_screenshot("s1"), reading("s1", true));
+    let n = UserNotification {
+        channel: "buyer_page".into(),
+        target: "link".into(),
+        delivery_id: None,
+    };
+    let completed = apply_cmd(
+        matched,
+        OrderCommand::RecordUserNotification {
+            notification: n,
+            ok: true,
+        },
+    );
+    assert_eq!(fold(&completed).status, Some(OrderStatus::Completed));
+    assert_eq!(fold(&completed).key_statuses()[5].status, "not_ready");
+    Fw::with(())
+        .given(completed.clone())
+        .when_async(OrderCommand::SettleProfitShare)
+        .await
+        .then_expect_error(OrderError::ProfitShareNotReady);
+    let share = ProfitShare {
+        revenue: dec!(3.14),
+        cost: dec!(426.00),
+        profit: dec!(-422.86),
+        cost_basis: "settlement_amount".into(),
+    };
+    let ready = apply_cmd(completed, OrderCommand::CalculateProfitShare(share.clone()));
+    let o = fold(&ready);
+    assert_eq!(o.key_statuses()[5].status, "ready");
+    assert_eq!(o.suggested_action(), SuggestedAction::SettleProfit);
+    let settled = apply_cmd(ready, OrderCommand::SettleProfitShare);
+    assert_eq!(fold(&settled).key_statuses()[5].status, "settled");
+    assert_eq!(fold(&settled).suggested_action(), SuggestedAction::None);
+    Fw::with(())
+        .given(settled.clone())
+        .when_async(OrderCommand::SettleProfitShare)
+        .await
+        .then_expect_error(OrderError::ProfitShareAlreadySettled);
+    Fw::with(())
+        .given(settled)
+        .when_async(OrderCommand::Cancel {
+            reason: "晚了".into(),
+            at: at(),
+        })
+        .await
+        .then_expect_error(OrderError::AlreadyCompleted);
+}
+
+#[tokio::test]
+async fn an_operator_cancels_with_a_reason_before_completion() {
+    Fw::with(())
+        .given(pushed())
+        .when_async(OrderCommand::Cancel {
+            reason: " ".into(),
+            at: at(),
+        })
+        .await
+        .then_expect_error(OrderError::ReasonRequired);
+    Fw::with(())
+        .given(pushed())
+        .when_async(OrderCommand::Cancel {
+            reason: "买家退款".into(),
+            at: at(),
+        })
+        .await
+        .then_expect_events(vec![OrderEvent::OrderCancelled(OrderCancelled {
+            reason: "买家退款".into(),
+            xgj_trade: None,
+            cancelled_at: Some(at()),
+        })]);
+}

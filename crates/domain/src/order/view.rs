@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::state::{Order, OrderStatus, ReviewOutcome};
+use super::state::{NotificationState, Order, OrderStatus, PushState, ReviewOutcome, ScreenshotState};
 use crate::money;
 
 /// 建议动作. `AwaitUserForm` is ours: the old system said nothing while the buyer had not filled
@@ -101,11 +101,21 @@ impl Order {
             Some(OrderStatus::AwaitingUserForm) => SuggestedAction::AwaitUserForm,
             Some(OrderStatus::PendingManualReview) => SuggestedAction::ManualReview,
             Some(OrderStatus::AwaitingPayment) => SuggestedAction::UploadPaymentProof,
-            Some(OrderStatus::AwaitingPush) => SuggestedAction::PushToAgent,
+            Some(OrderStatus::AwaitingPush) => match self.push {
+                PushState::Failed => SuggestedAction::RetryPush,
+                PushState::Requested => SuggestedAction::None,
+                _ => SuggestedAction::PushToAgent,
+            },
             Some(OrderStatus::AwaitingTicket) => SuggestedAction::UploadScreenshot,
             Some(OrderStatus::PendingMatchReview) => SuggestedAction::ReviewScreenshotMatch,
-            Some(OrderStatus::AwaitingUserNotification) => SuggestedAction::NotifyUser,
-            Some(OrderStatus::Completed) => SuggestedAction::SettleProfit,
+            Some(OrderStatus::AwaitingUserNotification) => match self.user_notification {
+                NotificationState::Failed => SuggestedAction::RetryNotification,
+                _ => SuggestedAction::NotifyUser,
+            },
+            Some(OrderStatus::Completed) if self.profit_share.is_some() && !self.profit_share_settled => {
+                SuggestedAction::SettleProfit
+            }
+            Some(OrderStatus::Completed) => SuggestedAction::None,
         }
     }
 
@@ -119,14 +129,36 @@ impl Order {
             (None, _, _) if self.unknown_goods => ks("review", "审核", "flagged", "需人工审核(商品未配置)"),
             _ => ks("review", "审核", "not_started", "未开始"),
         };
-        vec![
-            review,
-            ks("payment", "代付", "not_started", "未开始"),
-            ks("push", "推单", "not_started", "未开始"),
-            ks("screenshot_match", "截图匹配", "not_started", "未开始"),
-            ks("user_notification", "用户通知", "not_started", "未开始"),
-            ks("profit_share", "分润", "not_ready", "未就绪"),
-        ]
+        let payment = match (&self.payment, &self.payment_proof) {
+            (_, Some(_)) => ks("payment", "代付", "proof_uploaded", "已上传凭证"),
+            (Some(_), None) => ks("payment", "代付", "confirmed", "已付款,待传凭证"),
+            (None, None) => ks("payment", "代付", "not_started", "未开始"),
+        };
+        let push = match self.push {
+            PushState::NotStarted => ks("push", "推单", "not_started", "未开始"),
+            PushState::Requested => ks("push", "推单", "requested", "推送中"),
+            PushState::Pushed => ks("push", "推单", "pushed", "已推送"),
+            PushState::Failed => ks("push", "推单", "failed", "推送失败"),
+        };
+        let screenshot = match self.screenshot_state {
+            ScreenshotState::NotStarted => ks("screenshot_match", "截图匹配", "not_started", "未开始"),
+            ScreenshotState::Reading => ks("screenshot_match", "截图匹配", "reading", "识别中"),
+            ScreenshotState::Matched => ks("screenshot_match", "截图匹配", "matched", "匹配"),
+            ScreenshotState::Mismatched => ks("screenshot_match", "截图匹配", "mismatched", "不匹配,待复核"),
+            ScreenshotState::Confirmed => ks("screenshot_match", "截图匹配", "confirmed", "人工确认"),
+            ScreenshotState::Rejected => ks("screenshot_match", "截图匹配", "rejected", "已驳回,待重传"),
+        };
+        let notification = match self.user_notification {
+            NotificationState::NotStarted => ks("user_notification", "用户通知", "not_started", "未开始"),
+            NotificationState::Notified => ks("user_notification", "用户通知", "notified", "已通知"),
+            NotificationState::Failed => ks("user_notification", "用户通知", "failed", "通知失败"),
+        };
+        let profit = match (&self.profit_share, self.profit_share_settled) {
+            (Some(_), true) => ks("profit_share", "分润", "settled", "已结算"),
+            (Some(_), false) => ks("profit_share", "分润", "ready", "待结算"),
+            (None, _) => ks("profit_share", "分润", "not_ready", "未就绪"),
+        };
+        vec![review, payment, push, screenshot, notification, profit]
     }
 
     pub fn exception_overview(&self) -> Option<ExceptionOverview> {
@@ -164,6 +196,47 @@ impl Order {
                 "待上传付款凭证",
                 "当前还没有付款凭证,代理侧无法继续处理。".into(),
                 "先上传付款凭证,再推送代理群",
+            ),
+            OrderStatus::AwaitingPush => match self.push {
+                PushState::Failed => o(
+                    "推单失败",
+                    "上次推送代理群没有成功,代理还不知道这个订单。".into(),
+                    "查看通知投递里的错误,修正后重试推单,必要时换一个代理群",
+                ),
+                PushState::Requested => o("推单中", "正在推送到代理群。".into(), "稍候刷新查看推送结果"),
+                _ => o("待推单", "付款凭证已上传,还没有推送给代理。".into(), "推送代理群"),
+            },
+            OrderStatus::AwaitingTicket if self.screenshot_state == ScreenshotState::Reading => o(
+                "截图识别中",
+                "代理截图已上传,系统正在识别并匹配。".into(),
+                "稍候刷新;识别结果会自动匹配订单",
+            ),
+            OrderStatus::AwaitingTicket => o(
+                "待出票",
+                if self.screenshot_state == ScreenshotState::Rejected {
+                    "上一张截图已被驳回,需要代理重新出票截图。".into()
+                } else {
+                    "已推送代理,还没有代理的出票截图。".into()
+                },
+                "收到代理截图后上传,系统会自动识别并匹配",
+            ),
+            OrderStatus::PendingMatchReview => o(
+                "截图与订单不符,待复核",
+                self.screenshot_match
+                    .as_ref()
+                    .map(|m| format!("{}。", m.reason_labels.join(";")))
+                    .unwrap_or_else(|| "截图与订单不符。".into()),
+                "核对截图:确认匹配则通知用户;驳回则请代理重新出票截图",
+            ),
+            OrderStatus::AwaitingUserNotification if self.user_notification == NotificationState::Failed => o(
+                "用户通知失败",
+                "出票结果没能通知到买家。".into(),
+                "查看通知投递里的错误后重发通知",
+            ),
+            OrderStatus::Completed if self.profit_share.is_some() && !self.profit_share_settled => o(
+                "待结算分润",
+                "订单已完成,分润已计算但还没有结算。".into(),
+                "核对收入、成本与利润后结算分润",
             ),
             OrderStatus::AwaitingUserForm if self.unknown_goods => o(
                 "商品未配置",
@@ -247,6 +320,26 @@ impl Order {
             self.price_check
                 .as_ref()
                 .map(|c| if c.passed { "passed" } else { "failed" }.to_string()),
+        );
+        put(
+            "paymentStatus",
+            Some(self.key_statuses()[1].status.to_string()).filter(|s| s != "not_started"),
+        );
+        put(
+            "pushStatus",
+            Some(self.key_statuses()[2].status.to_string()).filter(|s| s != "not_started"),
+        );
+        put(
+            "screenshotMatchStatus",
+            Some(self.key_statuses()[3].status.to_string()).filter(|s| s != "not_started"),
+        );
+        put(
+            "userNotificationStatus",
+            Some(self.key_statuses()[4].status.to_string()).filter(|s| s != "not_started"),
+        );
+        put(
+            "profitShareStatus",
+            Some(self.key_statuses()[5].status.to_string()).filter(|s| s != "not_ready"),
         );
         put(
             "reviewStatus",
