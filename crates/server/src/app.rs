@@ -40,10 +40,14 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     if healed > 0 {
         tracing::info!(orders = healed, "start-up catch-up refreshed lagging views");
     }
-    if let Err(e) = crate::pipeline::sweep(&pool, &orders).await {
+    let pipeline = Arc::new(crate::pipeline::Pipeline {
+        pool: pool.clone(),
+        orders: orders.clone(),
+    });
+    if let Err(e) = pipeline.sweep().await {
         tracing::warn!(error = format!("{e:#}"), "start-up sweep failed; the worker will retry");
     }
-    let catch_up = workers::spawn_catch_up(orders.clone(), config.catchup_interval);
+    let catch_up = workers::spawn_catch_up(orders.clone(), pipeline.clone(), config.catchup_interval);
     let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
     let sender: Arc<dyn xyt_integrations::notify::Sender> = Arc::new(crate::delivery_worker::MockOnlySender);
     let delivery_worker = Arc::new(crate::delivery_worker::DeliveryWorker {
@@ -59,6 +63,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         config: Arc::new(config),
         public_limiter,
         delivery_worker,
+        pipeline,
     });
     let addr = listener.local_addr()?;
     let data = state.clone();

@@ -14,6 +14,7 @@ use utoipa_actix_web::AppExt;
     ),
     tags(
         (name = "orders", description = "Order views: list, detail, event log"),
+        (name = "fulfilment", description = "Payment and proof, push to the agent, screenshot review, profit share, cancel"),
         (name = "deliveries", description = "Notification deliveries: every message sent, its attempts, resend"),
         (name = "public", description = "The buyer's form behind the card link (no sign-in; rate-limited)"),
         (name = "config", description = "The config centre: goods, seasons, prices, QR codes, agent groups, targets, history"),

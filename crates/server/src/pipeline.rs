@@ -1,69 +1,146 @@
-//! System steps of the order pipeline that follow from events: the price check after each form
-//! submission. Each step is idempotent and re-derivable from the order's state, so the request
-//! that caused it runs it at once and a sweep runs whatever a crash left undone.
+//! The steps the system takes by itself, each following from the order's state: the price
+//! check after a form submission, reading the agent's screenshot, telling the buyer, and the
+//! profit share. Every step is idempotent (the aggregate refuses to repeat it), so the request
+//! that caused it runs it at once and the sweep runs whatever a crash left undone.
+
+use std::sync::Arc;
 
 use chrono::Utc;
-use xyt_domain::order::{EventMeta, OrderCommand, OrderError};
+use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError, OrderStatus, ProfitShare, UserNotification};
 use xyt_domain::pricing::{check_price, PriceCheckInput};
 use xyt_domain::OrderNo;
 use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
 use xyt_store::{config, settings, views, PgPool};
 
-/// Runs the price check an order owes, if any, with today's config; the event records every input.
-pub async fn run_price_check(
-    pool: &PgPool,
-    orders: &OrderStore,
-    order_no: &OrderNo,
-    request_id: &str,
-) -> anyhow::Result<()> {
-    for _ in 0..5 {
-        let order = orders.load(order_no).await?;
-        let Some(form) = order.form.clone().filter(|_| order.price_check_pending) else {
-            return Ok(());
-        };
-        let calendar = config::season_calendar(pool).await?;
-        let season_type = calendar.season_for(form.play_date);
-        let settlement_amount = match &order.ticket_type {
-            Some(t) => config::settlement_amount(pool, t, season_type).await?,
-            None => None,
-        };
-        let check = check_price(PriceCheckInput {
-            play_date: form.play_date,
-            ticket_type: order.ticket_type.clone(),
-            goods_season_label: order.season_label.clone(),
-            paid_amount: order.paid_amount,
-            fee_rate: settings::fee_rate(pool).await?,
-            season_type,
-            settlement_amount,
-        });
-        let meta = EventMeta::accepted("system", request_id, Utc::now());
-        match orders
-            .execute(
-                order_no,
-                OrderCommand::RecordPriceCheck { check, for_form: form },
-                &meta,
-                OnConflict::Retry,
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            // The buyer corrected the form meanwhile: check the new one.
-            Err(ExecuteError::Domain(OrderError::StalePriceCheck)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    anyhow::bail!("order {order_no}: the form kept changing during its price check")
+pub struct Pipeline {
+    pub pool: PgPool,
+    pub orders: Arc<OrderStore>,
 }
 
-/// Runs every price check still owed (after a crash between the form and its check).
-pub async fn sweep(pool: &PgPool, orders: &OrderStore) -> anyhow::Result<usize> {
-    let mut done = 0;
-    for no in views::orders_with_pending_price_check(pool, 200).await? {
-        let Ok(order_no) = OrderNo::parse(&no) else { continue };
-        match run_price_check(pool, orders, &order_no, "sweep").await {
-            Ok(()) => done += 1,
-            Err(e) => tracing::warn!(order_no = %no, error = format!("{e:#}"), "owed price check failed; will retry"),
-        }
+fn system(request_id: &str) -> EventMeta {
+    EventMeta::accepted("system", request_id, Utc::now())
+}
+
+impl Pipeline {
+    /// Runs every step the order owes, in order; a failing step is logged and left to the sweep.
+    pub async fn run_owed(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        self.price_check(order_no, request_id).await?;
+        self.notify_buyer(order_no, request_id).await?;
+        self.profit_share(order_no, request_id).await?;
+        Ok(())
     }
-    Ok(done)
+
+    /// The price check an order owes, if any, with today's config; the event records every input.
+    pub async fn price_check(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        for _ in 0..5 {
+            let order = self.orders.load(order_no).await?;
+            let Some(form) = order.form.clone().filter(|_| order.price_check_pending) else {
+                return Ok(());
+            };
+            let calendar = config::season_calendar(&self.pool).await?;
+            let season_type = calendar.season_for(form.play_date);
+            let settlement_amount = match &order.ticket_type {
+                Some(t) => config::settlement_amount(&self.pool, t, season_type).await?,
+                None => None,
+            };
+            let check = check_price(PriceCheckInput {
+                play_date: form.play_date,
+                ticket_type: order.ticket_type.clone(),
+                goods_season_label: order.season_label.clone(),
+                paid_amount: order.paid_amount,
+                fee_rate: settings::fee_rate(&self.pool).await?,
+                season_type,
+                settlement_amount,
+            });
+            let command = OrderCommand::RecordPriceCheck { check, for_form: form };
+            match self
+                .orders
+                .execute(order_no, command, &system(request_id), OnConflict::Retry)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                // The buyer corrected the form meanwhile: check the new one.
+                Err(ExecuteError::Domain(OrderError::StalePriceCheck)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!("order {order_no}: the form kept changing during its price check")
+    }
+
+    /// After a match: the order was answered synchronously (order_status 20), so the buyer's
+    /// page is where the buyer learns the result; it shows it from now on.
+    pub async fn notify_buyer(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        let order = self.orders.load(order_no).await?;
+        if order.status != Some(OrderStatus::AwaitingUserNotification) {
+            return Ok(());
+        }
+        let notification = UserNotification {
+            channel: "buyer_page".into(),
+            target: order.form_link.clone().unwrap_or_default(),
+            delivery_id: None,
+        };
+        let command = OrderCommand::RecordUserNotification { notification, ok: true };
+        self.orders
+            .execute(order_no, command, &system(request_id), OnConflict::Retry)
+            .await?;
+        Ok(())
+    }
+
+    /// On completion: revenue is the payable amount, cost the settlement amount of the price
+    /// check (or, without one, what was paid to the agent).
+    pub async fn profit_share(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        let order = self.orders.load(order_no).await?;
+        if order.status != Some(OrderStatus::Completed) || order.profit_share.is_some() {
+            return Ok(());
+        }
+        let Some(share) = profit_share_of(&order) else {
+            tracing::warn!(order_no = %order_no, "completed order has no revenue or cost to share");
+            return Ok(());
+        };
+        self.orders
+            .execute(
+                order_no,
+                OrderCommand::CalculateProfitShare(share),
+                &system(request_id),
+                OnConflict::Retry,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs every step still owed (after a crash between a step's cause and the step).
+    pub async fn sweep(&self) -> anyhow::Result<usize> {
+        let mut done = 0;
+        for no in views::orders_owing_system_steps(&self.pool, 200).await? {
+            let Ok(order_no) = OrderNo::parse(&no) else { continue };
+            match self.run_owed(&order_no, "sweep").await {
+                Ok(()) => done += 1,
+                Err(e) => tracing::warn!(order_no = %no, error = format!("{e:#}"), "owed step failed; will retry"),
+            }
+        }
+        Ok(done)
+    }
+}
+
+pub fn profit_share_of(order: &Order) -> Option<ProfitShare> {
+    let check = order.price_check.as_ref();
+    let revenue = check.and_then(|c| c.payable_amount).or(order.payable_amount)?;
+    let (cost, cost_basis) = match check.and_then(|c| c.settlement_amount) {
+        Some(s) => (s, "settlement_amount"),
+        None => (order.payment.as_ref()?.amount, "payment_amount"),
+    };
+    let r = xyt_domain::money::round_cents;
+    Some(ProfitShare {
+        revenue: r(revenue),
+        cost: r(cost),
+        profit: r(revenue - cost),
+        cost_basis: cost_basis.into(),
+    })
+}
+
+/// Runs the owed steps of one order after an operator's or the buyer's command.
+pub async fn run_owed_steps(state: &crate::state::AppState, order_no: &OrderNo, request_id: &str) {
+    if let Err(e) = state.pipeline.run_owed(order_no, request_id).await {
+        tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "owed step deferred to the sweep");
+    }
 }

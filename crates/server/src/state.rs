@@ -11,5 +11,6 @@ pub struct AppState {
     pub orders: Arc<OrderStore>,
     pub public_limiter: crate::api::public::RateLimiter,
     pub delivery_worker: Arc<crate::delivery_worker::DeliveryWorker>,
+    pub pipeline: Arc<crate::pipeline::Pipeline>,
     pub config: Arc<Config>,
 }

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use xyt_store::orders::OrderStore;
 
 /// Catch-up of the views, then the owed system steps (which read the views' work lists).
-pub fn spawn_catch_up(orders: Arc<OrderStore>, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_catch_up(
+    orders: Arc<OrderStore>,
+    pipeline: Arc<crate::pipeline::Pipeline>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let projections = orders.projections().clone();
         let mut tick = tokio::time::interval(every);
@@ -20,10 +24,10 @@ pub fn spawn_catch_up(orders: Arc<OrderStore>, every: Duration) -> tokio::task::
                 Ok(n) => tracing::info!(orders = n, "catch-up refreshed lagging views"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "catch-up pass failed"),
             }
-            match crate::pipeline::sweep(orders.pool(), &orders).await {
+            match pipeline.sweep().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(orders = n, "sweep ran owed price checks"),
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "price-check sweep failed"),
+                Ok(n) => tracing::info!(orders = n, "sweep ran owed system steps"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "system-step sweep failed"),
             }
         }
     })

@@ -173,6 +173,30 @@ async fn deliveries_called_for(
                 unsendable,
             }])
         }
+        OrderEvent::OrderPushRequested(r) => {
+            let group: Option<String> = sqlx::query_scalar("SELECT wecom_target FROM agent_groups WHERE id::text = $1")
+                .bind(&r.agent_group_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let (target, display, channel, unsendable) = target_of("agent_group", group, "代理群");
+            let masked = messages::order_push_text(order, true).unwrap_or_else(|| r.message_text.clone());
+            Ok(vec![NewDelivery {
+                order_no,
+                source_sequence: sequence,
+                kind: "order_push",
+                channel,
+                target,
+                target_display: display,
+                message_text: r.message_text.clone(),
+                message_text_masked: masked,
+                extra: serde_json::json!({
+                    "targetGroupId": r.target_group_id,
+                    "proofSha256": order.payment_proof.as_ref().map(|p| p.sha256.clone()),
+                }),
+                max_attempts: DELIVERY_MAX_ATTEMPTS,
+                unsendable,
+            }])
+        }
         _ => Ok(vec![]),
     }
 }
@@ -199,6 +223,47 @@ fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
             })
         }
         OrderEvent::ManualReviewRejected(e) => facts.latest.review = record(format!("人工审核拒绝:{}", e.reason)),
+        OrderEvent::PaymentConfirmed(p) => {
+            facts.payment_by = Some((meta.source.clone(), meta.created_at));
+            facts.latest.payment = record(format!("确认付款 ¥{}({})", p.amount, p.qr_code_label));
+        }
+        OrderEvent::PaymentProofUploaded(i) => {
+            facts.proof_at = Some(meta.created_at);
+            facts.latest.payment = record(format!("上传付款凭证({},{} 字节)", i.content_type, i.size));
+        }
+        OrderEvent::OrderPushRequested(r) => {
+            facts.push_requested = Some((meta.source.clone(), meta.created_at));
+            facts.latest.push = record(format!("请求推送到「{}」", r.agent_group_name));
+        }
+        OrderEvent::OrderPushedToAgent(a) => facts.latest.push = record(format!("已推送到 {}", a.notification_target)),
+        OrderEvent::OrderPushFailed(_) => {
+            facts.latest.push = record(format!(
+                "推送失败:{}",
+                meta.error_message
+                    .as_deref()
+                    .or(meta.error_code.as_deref())
+                    .unwrap_or("-")
+            ))
+        }
+        OrderEvent::AgentScreenshotUploaded(_) => {
+            facts.screenshot_at = Some(meta.created_at);
+            facts.latest.screenshot = record("上传代理截图".into());
+        }
+        OrderEvent::ScreenshotMatched(_) => facts.latest.screenshot = record("截图与订单匹配".into()),
+        OrderEvent::ScreenshotMismatched(m) => {
+            facts.latest.screenshot = record(format!("截图与订单不符:{}", m.reason_labels.join(";")))
+        }
+        OrderEvent::ScreenshotMatchConfirmed(n) => facts.latest.screenshot = record(format!("人工确认匹配 {}", n.note)),
+        OrderEvent::ScreenshotMatchRejected(n) => facts.latest.screenshot = record(format!("驳回截图:{}", n.note)),
+        OrderEvent::ProfitShareCalculated(p) => {
+            facts.latest.profit_share = record(format!(
+                "分润已计算:收入 ¥{} 成本 ¥{} 利润 ¥{}",
+                p.revenue, p.cost, p.profit
+            ))
+        }
+        OrderEvent::ProfitShareSettled(p) => {
+            facts.latest.profit_share = record(format!("分润已结算:利润 ¥{}", p.profit))
+        }
         _ => {}
     }
 }
@@ -307,8 +372,8 @@ impl Projections {
                     "INSERT INTO order_list (order_no, external_order_no, out_order_no, goods_no, goods_name, ticket_type,
                        play_date, paid_amount, payable_amount, status, status_label, suggested_action,
                        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods,
-                       created_at, updated_at, price_check_pending)
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+                       created_at, updated_at, price_check_pending, system_step_owed)
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)
                      ON CONFLICT (order_no) DO UPDATE SET external_order_no = EXCLUDED.external_order_no,
                        out_order_no = EXCLUDED.out_order_no, goods_no = EXCLUDED.goods_no,
                        goods_name = EXCLUDED.goods_name, ticket_type = EXCLUDED.ticket_type,
@@ -319,7 +384,8 @@ impl Projections {
                        buyer_name_masked = EXCLUDED.buyer_name_masked, phone_masked = EXCLUDED.phone_masked,
                        phone_last4 = EXCLUDED.phone_last4, unknown_goods = EXCLUDED.unknown_goods,
                        created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-                       price_check_pending = EXCLUDED.price_check_pending",
+                       price_check_pending = EXCLUDED.price_check_pending,
+                       system_step_owed = EXCLUDED.system_step_owed",
                 )
                 .bind(&detail.order_no)
                 .bind(&detail.external_order_no)
@@ -344,6 +410,7 @@ impl Projections {
                 .bind(created_at)
                 .bind(updated_at)
                 .bind(order.price_check_pending)
+                .bind(order.owes_system_step())
                 .execute(&mut *tx)
                 .await?;
             }

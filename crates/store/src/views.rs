@@ -142,6 +142,108 @@ pub struct MetaFacts {
     pub form_submitted_at: Option<DateTime<Utc>>,
     pub price_checked_at: Option<DateTime<Utc>>,
     pub latest: LatestRecords,
+    pub payment_by: Option<(String, DateTime<Utc>)>,
+    pub proof_at: Option<DateTime<Utc>>,
+    pub screenshot_at: Option<DateTime<Utc>>,
+    pub push_requested: Option<(String, DateTime<Utc>)>,
+}
+
+/// An uploaded image (付款凭证, 代理截图), served by the admin API at `url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageView {
+    pub file_id: String,
+    pub sha256: String,
+    pub content_type: String,
+    pub size: i64,
+    pub width: u32,
+    pub height: u32,
+    /// `/api/files/{sha256}`.
+    pub url: String,
+    pub uploaded_at: Option<DateTime<Utc>>,
+}
+
+impl ImageView {
+    fn of(img: &xyt_domain::order::StoredImage, at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            file_id: img.file_id.clone(),
+            sha256: img.sha256.clone(),
+            content_type: img.content_type.clone(),
+            size: img.size,
+            width: img.width,
+            height: img.height,
+            url: format!("/api/files/{}", img.sha256),
+            uploaded_at: at,
+        }
+    }
+}
+
+/// 代付: the confirmed payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    #[schema(value_type = String, example = "426.00")]
+    pub amount: Decimal,
+    pub qr_code_id: String,
+    pub qr_code_label: String,
+    pub paid_at: DateTime<Utc>,
+    pub confirmed_by: Option<String>,
+}
+
+/// 推单: the latest push to an agent group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushView {
+    pub agent_group_id: String,
+    pub agent_group_name: String,
+    pub target: String,
+    /// `requested`, `pushed`, `failed`.
+    pub status: String,
+    pub requested_by: Option<String>,
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+/// 截图上传 + OCR: what was read and how it compares with the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotView {
+    pub image: ImageView,
+    /// `reading`, `matched`, `mismatched`, `confirmed`, `rejected`.
+    pub status: String,
+    pub ocr_engine: Option<String>,
+    pub ocr_text: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub ocr_fields: Option<serde_json::Value>,
+    pub confidence: Option<f32>,
+    #[schema(value_type = Option<Object>)]
+    pub comparisons: Option<serde_json::Value>,
+    pub reasons: Vec<String>,
+    pub reason_labels: Vec<String>,
+}
+
+/// 分润.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitShareView {
+    /// `not_ready`, `ready`, `settled`.
+    pub status: String,
+    #[schema(value_type = Option<String>)]
+    pub revenue: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub cost: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub profit: Option<Decimal>,
+    pub cost_basis: Option<String>,
+}
+
+/// The active payment QR code, read live (configuration, not order history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveQrCode {
+    pub id: String,
+    pub label: String,
+    /// `/api/config/qr-codes/{id}/image`.
+    pub image_url: String,
 }
 
 /// The order detail (订单详情): the overview fields of the seed page and what the order needs.
@@ -185,6 +287,16 @@ pub struct OrderDetail {
     pub price_check_pending: bool,
     pub price_check: Option<PriceCheckView>,
     pub latest_records: LatestRecords,
+    pub payment: Option<PaymentView>,
+    pub payment_proof: Option<ImageView>,
+    pub push: Option<PushView>,
+    pub screenshot: Option<ScreenshotView>,
+    /// `not_started`, `notified`, `failed`.
+    pub user_notification_status: String,
+    pub profit_share: ProfitShareView,
+    /// The QR code to pay with now; absent when none is active (当前还没有生效二维码).
+    #[serde(default)]
+    pub active_qr_code: Option<ActiveQrCode>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The last event sequence this view reflects.
@@ -256,6 +368,50 @@ impl OrderDetail {
                 checked_at: facts.price_checked_at,
             }),
             latest_records: facts.latest.clone(),
+            payment: o.payment.as_ref().map(|p| PaymentView {
+                amount: p.amount,
+                qr_code_id: p.qr_code_id.clone(),
+                qr_code_label: p.qr_code_label.clone(),
+                paid_at: p.paid_at,
+                confirmed_by: facts.payment_by.as_ref().map(|b| b.0.clone()),
+            }),
+            payment_proof: o.payment_proof.as_ref().map(|i| ImageView::of(i, facts.proof_at)),
+            push: o.push_request.as_ref().map(|r| PushView {
+                agent_group_id: r.agent_group_id.clone(),
+                agent_group_name: r.agent_group_name.clone(),
+                target: r.notification_target.clone(),
+                status: o.key_statuses()[2].status.to_string(),
+                requested_by: facts.push_requested.as_ref().map(|p| p.0.clone()),
+                requested_at: facts.push_requested.as_ref().map(|p| p.1),
+            }),
+            screenshot: o.screenshot.as_ref().map(|i| ScreenshotView {
+                image: ImageView::of(i, facts.screenshot_at),
+                status: o.key_statuses()[3].status.to_string(),
+                ocr_engine: o.ocr.as_ref().map(|r| r.engine.clone()),
+                ocr_text: o.ocr.as_ref().map(|r| r.text.clone()),
+                ocr_fields: o.ocr.as_ref().map(|r| r.fields.clone()),
+                confidence: o.ocr.as_ref().map(|r| r.confidence),
+                comparisons: o.screenshot_match.as_ref().map(|m| m.comparisons.clone()),
+                reasons: o
+                    .screenshot_match
+                    .as_ref()
+                    .map(|m| m.reasons.clone())
+                    .unwrap_or_default(),
+                reason_labels: o
+                    .screenshot_match
+                    .as_ref()
+                    .map(|m| m.reason_labels.clone())
+                    .unwrap_or_default(),
+            }),
+            user_notification_status: o.key_statuses()[4].status.to_string(),
+            profit_share: ProfitShareView {
+                status: o.key_statuses()[5].status.to_string(),
+                revenue: o.profit_share.as_ref().map(|p| p.revenue),
+                cost: o.profit_share.as_ref().map(|p| p.cost),
+                profit: o.profit_share.as_ref().map(|p| p.profit),
+                cost_basis: o.profit_share.as_ref().map(|p| p.cost_basis.clone()),
+            },
+            active_qr_code: None,
             created_at,
             updated_at,
             version,
@@ -415,10 +571,22 @@ pub async fn order_no_for_form_token(pool: &PgPool, token: &str) -> Result<Optio
         .await
 }
 
-/// Orders whose form awaits its price check (the sweep's work list).
-pub async fn orders_with_pending_price_check(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT order_no FROM order_list WHERE price_check_pending ORDER BY order_no LIMIT $1")
+/// Orders owing a step the system takes by itself (the sweep's work list).
+pub async fn orders_owing_system_steps(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_no FROM order_list WHERE system_step_owed ORDER BY order_no LIMIT $1")
         .bind(limit)
         .fetch_all(pool)
         .await
+}
+
+/// The active payment QR code, if any.
+pub async fn active_qr_code(pool: &PgPool) -> Result<Option<ActiveQrCode>, sqlx::Error> {
+    let row: Option<(uuid::Uuid, String)> = sqlx::query_as("SELECT id, label FROM payment_qr_codes WHERE active")
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|(id, label)| ActiveQrCode {
+        id: id.to_string(),
+        label,
+        image_url: format!("/api/config/qr-codes/{id}/image"),
+    }))
 }

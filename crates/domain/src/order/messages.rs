@@ -68,3 +68,18 @@ pub fn user_form_group_text(order: &Order, season_label: &str, masked: bool) -> 
     ));
     Some(lines.join("\n"))
 }
+
+/// The order pushed to the agent group, sent with the payment proof image.
+pub fn order_push_text(order: &Order, masked: bool) -> Option<String> {
+    let season = order.price_check.as_ref().map(|c| c.season_type.label()).unwrap_or("-");
+    let details = user_form_group_text(order, season, masked)?;
+    let body = details.split_once('\n').map(|(_, rest)| rest).unwrap_or(&details);
+    let paid = order
+        .payment
+        .as_ref()
+        .map(|p| format!("¥{}", crate::money::round_cents(p.amount)))
+        .unwrap_or("-".into());
+    Some(format!(
+        "【代下单,请出票】\n{body}\n代付金额:{paid}\n付款凭证见下图;出票后请回传出票截图。"
+    ))
+}

@@ -352,3 +352,17 @@ impl Order {
         m
     }
 }
+
+impl Order {
+    /// Whether the system owes this order a step it takes by itself (a price check, reading a
+    /// screenshot, telling the buyer, computing the profit share). The sweep runs such steps
+    /// after a crash left them undone.
+    pub fn owes_system_step(&self) -> bool {
+        match self.status {
+            None | Some(OrderStatus::Cancelled) => false,
+            Some(OrderStatus::AwaitingUserNotification) => self.user_notification != NotificationState::Notified,
+            Some(OrderStatus::Completed) => self.profit_share.is_none(),
+            Some(_) => self.price_check_pending || self.screenshot_state == ScreenshotState::Reading,
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod deliveries;
 pub mod error;
+pub mod fulfilment;
 pub mod orders;
 pub mod public;
 
@@ -25,6 +26,11 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::get_order)
         .service(orders::get_order_events)
         .service(orders::review_order)
+        .service(fulfilment::confirm_payment)
+        .service(fulfilment::push_to_agent)
+        .service(fulfilment::review_screenshot)
+        .service(fulfilment::settle_profit_share)
+        .service(fulfilment::cancel_order)
         .service(deliveries::order_deliveries)
         .service(deliveries::list_deliveries)
         .service(deliveries::resend_delivery)

@@ -148,7 +148,7 @@ pub async fn list_orders(
 
 /// Reads the detail, healing the views first when the event store is ahead of them (a crash
 /// between commit and view update); the periodic catch-up would heal it within seconds anyway.
-async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDetail, ApiError> {
+pub async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDetail, ApiError> {
     let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("订单 {order_no} 不存在"));
     let Ok(no) = OrderNo::parse(order_no) else {
         return Err(not_found());
@@ -182,7 +182,9 @@ async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDetail, 
 )]
 #[get("/orders/{orderNo}")]
 pub async fn get_order(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(detail_or_404(&state, &path).await?))
+    let mut detail = detail_or_404(&state, &path).await?;
+    detail.active_qr_code = views::active_qr_code(&state.pool).await?;
+    Ok(HttpResponse::Ok().json(detail))
 }
 
 /// One order's event log (事件流), newest first.

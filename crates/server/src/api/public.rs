@@ -262,9 +262,7 @@ pub async fn submit_form(
         )
         .await?;
     // The check runs now; if it cannot, the sweep runs it within seconds (the form is safe).
-    if let Err(e) = pipeline::run_price_check(&state.pool, &state.orders, &order_no, &request_id).await {
-        tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "price check deferred to the sweep");
-    }
+    pipeline::run_owed_steps(&state, &order_no, &request_id).await;
     let order = state.orders.load(&order_no).await?;
     Ok(HttpResponse::Ok().json(public_view(&state, &order).await?))
 }
