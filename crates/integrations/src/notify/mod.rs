@@ -10,6 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod classify;
+mod http;
+
+pub use http::{http_client, HttpTimeouts};
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -148,6 +153,30 @@ pub struct SendError {
     pub message: String,
     /// In Chinese, what the operator must fix (e.g. add the server's IP to 企业可信IP).
     pub hint: Option<String>,
+}
+
+impl SendError {
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>, hint: Option<String>) -> Self {
+        Self {
+            class: ErrorClass::Permanent,
+            code: code.into(),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>, hint: Option<String>) -> Self {
+        Self {
+            class: ErrorClass::Retryable,
+            code: code.into(),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
 }
 
 #[async_trait::async_trait]
