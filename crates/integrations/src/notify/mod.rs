@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod classify;
 mod http;
+pub mod wecom_robot;
 
 pub use http::{http_client, HttpTimeouts};
+pub use wecom_robot::{split_for_limit, WecomRobot};
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
