@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod classify;
 mod http;
+pub mod wecom_app;
 pub mod wecom_robot;
 
 pub use http::{http_client, HttpTimeouts};
+pub use wecom_app::{WecomApp, WecomAppConfig};
 pub use wecom_robot::{split_for_limit, WecomRobot};
 
 /// Where a message goes.
