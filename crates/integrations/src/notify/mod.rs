@@ -14,10 +14,12 @@ pub mod classify;
 mod http;
 pub mod wecom_app;
 pub mod wecom_robot;
+pub mod xgj_notify;
 
 pub use http::{http_client, HttpTimeouts};
 pub use wecom_app::{WecomApp, WecomAppConfig};
 pub use wecom_robot::{split_for_limit, WecomRobot};
+pub use xgj_notify::XgjNotifier;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
