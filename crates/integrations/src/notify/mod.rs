@@ -12,11 +12,15 @@ use serde::{Deserialize, Serialize};
 
 pub mod classify;
 mod http;
+pub mod mock;
+pub mod senders;
 pub mod wecom_app;
 pub mod wecom_robot;
 pub mod xgj_notify;
 
 pub use http::{http_client, HttpTimeouts};
+pub use mock::MockSender;
+pub use senders::{Senders, SendersConfig};
 pub use wecom_app::{WecomApp, WecomAppConfig};
 pub use wecom_robot::{split_for_limit, WecomRobot};
 pub use xgj_notify::XgjNotifier;
