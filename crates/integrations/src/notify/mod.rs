@@ -12,6 +12,22 @@ use serde::{Deserialize, Serialize};
 
 pub use xyt_domain::target::{Channel, Target, TargetError};
 
+pub mod classify;
+mod http;
+pub mod mock;
+pub mod senders;
+pub mod wecom_app;
+pub mod wecom_robot;
+pub mod xgj_notify;
+
+pub use http::{http_client, HttpTimeouts};
+pub use mock::MockSender;
+pub use senders::{Senders, SendersConfig};
+pub use wecom_app::{WecomApp, WecomAppConfig};
+pub use wecom_robot::{split_for_limit, WecomRobot};
+pub use xgj_notify::XgjNotifier;
+
+
 /// What to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -50,6 +66,30 @@ pub struct SendError {
     pub message: String,
     /// In Chinese, what the operator must fix (e.g. add the server's IP to 企业可信IP).
     pub hint: Option<String>,
+}
+
+impl SendError {
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>, hint: Option<String>) -> Self {
+        Self {
+            class: ErrorClass::Permanent,
+            code: code.into(),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>, hint: Option<String>) -> Self {
+        Self {
+            class: ErrorClass::Retryable,
+            code: code.into(),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
 }
 
 #[async_trait::async_trait]
