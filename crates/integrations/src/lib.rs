@@ -4,4 +4,5 @@
 
 pub mod files;
 pub mod notify;
+pub mod ocr;
 pub mod xgj;
