@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{GrayImage, Luma};
+use xyt_domain::matching::{extract_fields, match_screenshot, Expected};
 use xyt_integrations::ocr::{OcrEngine, TesseractOcr};
 
 const INSTALL: &str = "apt-get install tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk (or run scripts/ci-setup.sh)";
@@ -144,4 +145,41 @@ async fn tesseract_reads_the_name_id_number_and_date_of_a_rendered_booking() {
         "confidence {}",
         out.confidence
     );
+
+    // And what it read matches the order it belongs to.
+    let fields = extract_fields(&out.text);
+    let expected = Expected {
+        name: "马上到".into(),
+        certificate_no: "320911198804223314".into(),
+        play_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        ticket_type: "初级道3小时".into(),
+    };
+    let outcome = match_screenshot(&fields, out.confidence, &expected);
+    assert!(outcome.matched, "{outcome:?}\nfrom:\n{}", out.text);
+}
+
+#[tokio::test]
+async fn tesseract_reads_a_masked_booking_with_full_width_colons_that_matches_the_order() {
+    let (data, index) = cjk_font();
+    let font = FontRef::try_from_slice_and_index(&data, index).expect("a readable CJK font");
+    let lines = [
+        "订单详情",
+        "游客姓名：马上到",
+        "身份证：3209**********3314",
+        "使用日期：2027年1月10日",
+        "产品名称：初级道 3 小时",
+    ];
+    let png = png_bytes(&render(&lines, &font, 48.0));
+    let out = TesseractOcr::default()
+        .read(&png)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {INSTALL}"));
+    let expected = Expected {
+        name: "马上到".into(),
+        certificate_no: "320911198804223314".into(),
+        play_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        ticket_type: "初级道3小时".into(),
+    };
+    let outcome = match_screenshot(&extract_fields(&out.text), out.confidence, &expected);
+    assert!(outcome.matched, "{outcome:?}\nfrom:\n{}", out.text);
 }
