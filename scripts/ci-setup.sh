@@ -7,6 +7,8 @@
 #   - PostgreSQL client/server when missing, and the machine's system cluster
 #     started when nothing answers on 127.0.0.1:5432 (scripts/dev-db.sh starts a
 #     project-local cluster otherwise)
+#   - Tesseract OCR with its Simplified Chinese data and a CJK font, when `tesseract` is
+#     missing: the screenshot OCR test renders Chinese text and reads it back
 #   - chromium, only once the frontend uses Playwright (see the hook below)
 set -euo pipefail
 
@@ -111,6 +113,16 @@ ensure_postgres() {
   fi
 }
 
+# The `tesseract` OCR engine reads agents' ticket screenshots; its test draws a booking in a CJK
+# font and reads it back, and fails (never skips) without these.
+ensure_ocr() {
+  if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx chi_sim \
+     && ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1; then
+    log "tesseract with chi_sim and a CJK font present"; return 0
+  fi
+  apt_install tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk
+}
+
 # Hook for frontend browser tests: Playwright drives Debian's chromium (its own
 # browser download cannot be fetched here). Only installed once
 # frontend/package.json exists and mentions playwright; tests should then launch
@@ -124,5 +136,6 @@ ensure_browser() {
 
 install_just
 ensure_postgres
+ensure_ocr
 ensure_browser
 log "done"

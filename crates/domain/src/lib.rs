@@ -7,6 +7,7 @@
 
 pub mod buyer;
 pub mod ids;
+pub mod matching;
 pub mod money;
 pub mod order;
 pub mod personal;
