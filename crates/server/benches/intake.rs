@@ -41,10 +41,17 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::var("XYT_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let admin = std::env::var("XYT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let n: usize = std::env::var("XYT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let admin =
+        std::env::var("XYT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("xyt_test_bench_{}", uuid::Uuid::new_v4().simple());
-    PgConnection::connect(&admin).await?.execute(format!(r#"CREATE DATABASE "{db}""#).as_str()).await?;
+    PgConnection::connect(&admin)
+        .await?
+        .execute(format!(r#"CREATE DATABASE "{db}""#).as_str())
+        .await?;
     let url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
     let config = Config {
         database_url: url,
@@ -56,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
         xgj_balance_cent: 1,
         public_rate_limit_per_minute: 1000,
         delivery: Default::default(),
+        file_dir: std::env::temp_dir().join("xyt-bench-files"),
+        ocr_engine: "mock".into(),
+        wecom_corp_id: None,
+        wecom_corp_secret: None,
+        wecom_base_url: None,
+        send_timeout: Duration::from_secs(5),
     };
     let running = xyt_server::app::start(config, TcpListener::bind("127.0.0.1:0")?).await?;
     for g in xyt_server::demo::demo_goods() {
@@ -67,7 +80,9 @@ async fn main() -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp();
     // Warm up connections and caches.
     for _ in 0..20 {
-        client.send(&client.supply_call("/goofish/open/info", &serde_json::json!({}), now)).await?;
+        client
+            .send(&client.supply_call("/goofish/open/info", &serde_json::json!({}), now))
+            .await?;
     }
     let baseline = time(n, |_| {
         let call = client.supply_call("/goofish/open/info", &serde_json::json!({}), now);
@@ -104,11 +119,17 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     running.stop().await;
-    let _ = PgConnection::connect(&admin).await?.execute(format!(r#"DROP DATABASE "{db}" WITH (FORCE)"#).as_str()).await;
+    let _ = PgConnection::connect(&admin)
+        .await?
+        .execute(format!(r#"DROP DATABASE "{db}" WITH (FORCE)"#).as_str())
+        .await;
 
     let ratio = |d: Duration| d.as_secs_f64() / baseline.as_secs_f64();
     println!("xy-ticket bench, {n} sequential requests each, ratios against the signed open/info baseline:");
-    println!("  baseline  open/info (signed, no write)   1.00x  ({:.2} ms)", baseline.as_secs_f64() * 1e3);
+    println!(
+        "  baseline  open/info (signed, no write)   1.00x  ({:.2} ms)",
+        baseline.as_secs_f64() * 1e3
+    );
     println!("  intake    purchase/create, new order      {:.2}x", ratio(intake));
     println!("  repeat    purchase/create, same order_no  {:.2}x", ratio(repeat));
     println!("  list      GET /api/orders?limit=50        {:.2}x", ratio(list));

@@ -40,20 +40,43 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     if healed > 0 {
         tracing::info!(orders = healed, "start-up catch-up refreshed lagging views");
     }
+    let files: Arc<dyn xyt_integrations::files::FileStore> =
+        Arc::new(xyt_integrations::files::LocalFileStore::new(config.file_dir.clone()));
+    let ocr: Arc<dyn xyt_integrations::ocr::OcrEngine> =
+        Arc::from(xyt_integrations::ocr::engine_from_name(&config.ocr_engine).map_err(anyhow::Error::msg)?);
     let pipeline = Arc::new(crate::pipeline::Pipeline {
         pool: pool.clone(),
         orders: orders.clone(),
+        files: files.clone(),
+        ocr,
     });
     if let Err(e) = pipeline.sweep().await {
         tracing::warn!(error = format!("{e:#}"), "start-up sweep failed; the worker will retry");
     }
     let catch_up = workers::spawn_catch_up(orders.clone(), pipeline.clone(), config.catchup_interval);
     let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
-    let sender: Arc<dyn xyt_integrations::notify::Sender> = Arc::new(crate::delivery_worker::MockOnlySender);
+    let wecom_app = xyt_integrations::notify::WecomAppConfig::from_settings(
+        config.wecom_corp_id.clone(),
+        config.wecom_corp_secret.clone().map(secrecy::SecretString::from),
+        config.wecom_base_url.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let timeouts = xyt_integrations::notify::HttpTimeouts {
+        total: config.send_timeout,
+        connect: config.send_timeout.min(std::time::Duration::from_secs(3)),
+    };
+    let sender: Arc<dyn xyt_integrations::notify::Sender> = Arc::new(xyt_integrations::notify::Senders::new(
+        xyt_integrations::notify::SendersConfig {
+            timeouts,
+            wecom_app,
+            xgj: config.xgj.clone(),
+        },
+    )?);
     let delivery_worker = Arc::new(crate::delivery_worker::DeliveryWorker {
         pool: pool.clone(),
         orders: orders.clone(),
         sender,
+        files: files.clone(),
         config: config.delivery.clone(),
     });
     let deliveries_task = crate::delivery_worker::spawn(delivery_worker.clone());
@@ -64,6 +87,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         public_limiter,
         delivery_worker,
         pipeline,
+        files,
     });
     let addr = listener.local_addr()?;
     let data = state.clone();

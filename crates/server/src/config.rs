@@ -20,6 +20,16 @@ pub struct Config {
     /// Requests per minute one client address may make to the public form API.
     pub public_rate_limit_per_minute: u32,
     pub delivery: crate::delivery_worker::DeliveryConfig,
+    /// Where uploaded images are kept, content-addressed by sha256.
+    pub file_dir: std::path::PathBuf,
+    /// `mock` (default; reads the PNG iTXt chunk `xyt-ocr`) or `tesseract`.
+    pub ocr_engine: String,
+    /// WeCom app-chat credentials and base URL (`wecom-app:` targets); absent: not configured.
+    pub wecom_corp_id: Option<String>,
+    pub wecom_corp_secret: Option<String>,
+    pub wecom_base_url: Option<String>,
+    /// Total time one outgoing HTTP call (WeCom, XGJ) may take.
+    pub send_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +90,16 @@ impl Config {
                 backoff_base: Duration::from_millis(number("XYT_DELIVERY_BACKOFF_BASE_MS", 10_000u64)?.max(1)),
                 ..Default::default()
             },
+            file_dir: var("XYT_FILE_DIR").unwrap_or_else(|| ".data/files".into()).into(),
+            ocr_engine: {
+                let e = var("XYT_OCR_ENGINE").unwrap_or_else(|| "mock".into());
+                xyt_integrations::ocr::engine_from_name(&e).map_err(ConfigError)?;
+                e
+            },
+            wecom_corp_id: var("XYT_WECOM_CORP_ID"),
+            wecom_corp_secret: var("XYT_WECOM_CORP_SECRET"),
+            wecom_base_url: var("XYT_WECOM_BASE_URL"),
+            send_timeout: Duration::from_millis(number("XYT_SEND_TIMEOUT_MS", 10_000u64)?.max(100)),
         };
         Ok(config)
     }

@@ -44,6 +44,7 @@ pub struct DeliveryWorker {
     pub pool: PgPool,
     pub orders: Arc<OrderStore>,
     pub sender: Arc<dyn Sender>,
+    pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub config: DeliveryConfig,
 }
 
@@ -88,7 +89,7 @@ impl DeliveryWorker {
             Reservation::Reserved { attempt_id, attempt } => (attempt_id, attempt),
         };
         let result = match Target::parse(&row.target, row.kind == "user_notify") {
-            Ok(target) => self.sender.send(&target, &message_of(&row)).await,
+            Ok(target) => self.send_all(&target, &row).await,
             Err(e) => Err(SendError {
                 class: ErrorClass::Permanent,
                 code: "INVALID_TARGET".into(),
@@ -181,8 +182,36 @@ impl DeliveryWorker {
     }
 }
 
-fn message_of(row: &DeliveryRow) -> Message {
-    Message::Text(row.message_text.clone())
+impl DeliveryWorker {
+    /// The text, then (for a push to the agent) the payment proof image.
+    async fn send_all(
+        &self,
+        target: &Target,
+        row: &DeliveryRow,
+    ) -> Result<xyt_integrations::notify::SendOk, SendError> {
+        let sent = self
+            .sender
+            .send(target, &Message::Text(row.message_text.clone()))
+            .await?;
+        let Some(sha) = row.extra.get("proofSha256").and_then(|v| v.as_str()) else {
+            return Ok(sent);
+        };
+        let bytes = match self.files.get(sha).await {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Err(SendError::permanent(
+                    "PROOF_MISSING",
+                    format!("payment proof {sha} is not in the file store"),
+                    Some("重新上传付款凭证后重试推单".into()),
+                ))
+            }
+            Err(e) => return Err(SendError::retryable("FILE_STORE", e.to_string(), None)),
+        };
+        let image = self.sender.send(target, &Message::Image { bytes }).await?;
+        Ok(xyt_integrations::notify::SendOk {
+            detail: format!("{}; image: {}", sent.detail, image.detail),
+        })
+    }
 }
 
 pub fn spawn(worker: Arc<DeliveryWorker>) -> tokio::task::JoinHandle<()> {
@@ -194,26 +223,6 @@ pub fn spawn(worker: Arc<DeliveryWorker>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(worker.config.poll).await;
         }
     })
-}
-
-/// Until a channel is configured, only `mock://` targets can be sent (recorded in memory).
-pub struct MockOnlySender;
-
-#[async_trait::async_trait]
-impl Sender for MockOnlySender {
-    async fn send(&self, target: &Target, _message: &Message) -> Result<xyt_integrations::notify::SendOk, SendError> {
-        match target {
-            Target::Mock { .. } => Ok(xyt_integrations::notify::SendOk {
-                detail: "mock: recorded".into(),
-            }),
-            other => Err(SendError {
-                class: ErrorClass::Permanent,
-                code: "CHANNEL_UNAVAILABLE".into(),
-                message: format!("channel {} is not configured", other.channel().as_str()),
-                hint: None,
-            }),
-        }
-    }
 }
 
 #[cfg(test)]

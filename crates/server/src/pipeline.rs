@@ -15,6 +15,8 @@ use xyt_store::{config, settings, views, PgPool};
 pub struct Pipeline {
     pub pool: PgPool,
     pub orders: Arc<OrderStore>,
+    pub files: Arc<dyn xyt_integrations::files::FileStore>,
+    pub ocr: Arc<dyn xyt_integrations::ocr::OcrEngine>,
 }
 
 fn system(request_id: &str) -> EventMeta {
@@ -25,6 +27,7 @@ impl Pipeline {
     /// Runs every step the order owes, in order; a failing step is logged and left to the sweep.
     pub async fn run_owed(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
         self.price_check(order_no, request_id).await?;
+        self.read_screenshot(order_no, request_id).await?;
         self.notify_buyer(order_no, request_id).await?;
         self.profit_share(order_no, request_id).await?;
         Ok(())
@@ -65,6 +68,70 @@ impl Pipeline {
             }
         }
         anyhow::bail!("order {order_no}: the form kept changing during its price check")
+    }
+
+    /// OCR of the current screenshot, then the comparison with the order; both recorded with the
+    /// engine's name and every field read. An engine failure leaves the reading owed (the sweep
+    /// retries) and is logged; the operator can still review the image by eye.
+    pub async fn read_screenshot(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        use xyt_domain::matching::{extract_fields, match_screenshot, Expected};
+        use xyt_domain::order::{ScreenshotMatch, ScreenshotOcrCompleted, ScreenshotState};
+        let order = self.orders.load(order_no).await?;
+        if order.screenshot_state != ScreenshotState::Reading {
+            return Ok(());
+        }
+        let Some(shot) = order.screenshot.clone() else {
+            return Ok(());
+        };
+        let bytes = self
+            .files
+            .get(&shot.sha256)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("screenshot {} missing from the file store", shot.sha256))?;
+        let ocr = self
+            .ocr
+            .read(&bytes)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+        let fields = extract_fields(&ocr.text);
+        let form = order.form.as_ref();
+        let expected = Expected {
+            name: form.map(|f| f.name.as_str().to_string()).unwrap_or_default(),
+            certificate_no: form.map(|f| f.certificate_no.as_str().to_string()).unwrap_or_default(),
+            play_date: form.map(|f| f.play_date).unwrap_or_default(),
+            ticket_type: order.ticket_type.clone().unwrap_or_default(),
+        };
+        let outcome = match_screenshot(&fields, ocr.confidence, &expected);
+        let command = OrderCommand::RecordScreenshotReading {
+            matched: outcome.matched,
+            ocr: ScreenshotOcrCompleted {
+                sha256: shot.sha256.clone(),
+                engine: ocr.engine.clone(),
+                text: ocr.text.clone(),
+                fields: serde_json::to_value(&fields)?,
+                confidence: ocr.confidence,
+            },
+            outcome: ScreenshotMatch {
+                sha256: shot.sha256.clone(),
+                comparisons: serde_json::to_value(&outcome.comparisons)?,
+                reasons: outcome
+                    .reasons
+                    .iter()
+                    .map(|r| serde_json::to_value(r).map(|v| v.as_str().unwrap_or_default().to_string()))
+                    .collect::<Result<_, _>>()?,
+                reason_labels: outcome.reasons.iter().map(|r| r.label().to_string()).collect(),
+                confidence: outcome.confidence,
+            },
+        };
+        match self
+            .orders
+            .execute(order_no, command, &system(request_id), OnConflict::Retry)
+            .await
+        {
+            // Replaced by a newer upload meanwhile: that one is read on its own turn.
+            Ok(_) | Err(ExecuteError::Domain(OrderError::StaleScreenshot)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// After a match: the order was answered synchronously (order_status 20), so the buyer's

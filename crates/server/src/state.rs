@@ -12,5 +12,6 @@ pub struct AppState {
     pub public_limiter: crate::api::public::RateLimiter,
     pub delivery_worker: Arc<crate::delivery_worker::DeliveryWorker>,
     pub pipeline: Arc<crate::pipeline::Pipeline>,
+    pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub config: Arc<Config>,
 }

@@ -233,6 +233,9 @@ pub struct ProfitShare {
 
 /// Every event of an order. The serde tag of each variant is its stable wire name, the same
 /// string `event_type` returns.
+// Not boxed: events are built once and moved straight into the store, so the size of the
+// largest variant costs nothing worth an indirection in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderEvent {

@@ -27,7 +27,6 @@ pub use wecom_app::{WecomApp, WecomAppConfig};
 pub use wecom_robot::{split_for_limit, WecomRobot};
 pub use xgj_notify::XgjNotifier;
 
-
 /// What to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {

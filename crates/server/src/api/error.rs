@@ -152,6 +152,23 @@ impl From<xyt_store::orders::ExecuteError> for ApiError {
                         code,
                         format!("订单当前为「{}」,资料已不能修改", status.label()),
                     ),
+                    D::PaymentNotConfirmed => Self::new(
+                        StatusCode::CONFLICT,
+                        code,
+                        "当前还没有付款记录,先点上面的「确认付款」。",
+                    ),
+                    D::PaymentAlreadyConfirmed => Self::new(StatusCode::CONFLICT, code, "已确认过付款,无需重复确认"),
+                    D::NoPaymentProof => Self::new(
+                        StatusCode::CONFLICT,
+                        code,
+                        "当前不满足推送条件:需要先上传付款凭证,再推送给代理处理。",
+                    ),
+                    D::PushInFlight => Self::new(StatusCode::CONFLICT, code, "推单正在进行中,请等待结果后再操作"),
+                    D::ProfitShareNotReady => {
+                        Self::new(StatusCode::CONFLICT, code, "分润尚未就绪(not_ready):订单完成后才能结算")
+                    }
+                    D::ProfitShareAlreadySettled => Self::new(StatusCode::CONFLICT, code, "分润已结算"),
+                    D::AlreadyCompleted => Self::new(StatusCode::CONFLICT, code, "订单已完成,不能取消"),
                     other => Self::new(StatusCode::CONFLICT, code, other.to_string()),
                 }
             }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fulfilment;
 pub mod orders;
 pub mod public;
+pub mod uploads;
 
 use utoipa_actix_web::scope;
 
@@ -28,6 +29,9 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::review_order)
         .service(fulfilment::confirm_payment)
         .service(fulfilment::push_to_agent)
+        .service(uploads::upload_payment_proof)
+        .service(uploads::upload_screenshot)
+        .service(uploads::get_file)
         .service(fulfilment::review_screenshot)
         .service(fulfilment::settle_profit_share)
         .service(fulfilment::cancel_order)

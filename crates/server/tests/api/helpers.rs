@@ -66,6 +66,12 @@ pub fn config(database_url: &str) -> Config {
             backoff_base: Duration::from_millis(300),
             ..Default::default()
         },
+        file_dir: std::env::temp_dir().join(format!("xyt-test-files-{}", uuid::Uuid::new_v4().simple())),
+        ocr_engine: "mock".into(),
+        wecom_corp_id: None,
+        wecom_corp_secret: None,
+        wecom_base_url: None,
+        send_timeout: Duration::from_millis(1500),
     }
 }
 

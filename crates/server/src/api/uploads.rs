@@ -1,0 +1,199 @@
+//! Image uploads (付款凭证, 代理截图) and serving them back.
+//!
+//! The type is decided from the bytes (magic numbers and a full decode), never the name or the
+//! header; the size is capped while streaming and the pixel dimensions are checked before any
+//! decode. A refused upload writes nothing: no file, no event, the current image untouched, no
+//! OCR run. The command is decided on the order before the file is stored, so a wrong-state
+//! upload is refused without leaving a file behind.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+use xyt_domain::order::{OrderCommand, StoredImage};
+use xyt_domain::OrderNo;
+use xyt_integrations::files::{check_image, is_sha256_hex, CheckedImage, ImageLimits};
+use xyt_store::orders::OnConflict;
+use xyt_store::views::OrderDetail;
+
+use super::error::{ApiError, ErrorBody};
+use super::orders::detail_or_404;
+use crate::state::AppState;
+
+/// A multipart upload with one image in the field `file`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageUpload {
+    /// JPEG, PNG or WebP, at most 10 MB and 8000 × 8000 pixels.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// Reads the `file` field under the byte cap (the rest of the stream is not buffered).
+/// The `file` field's bytes and the content type its part declared, if any.
+pub async fn read_file_field(mut payload: Multipart, max_bytes: usize) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| ApiError::field("file", format!("上传内容无法解析:{e}")))?;
+        if field.name() != Some("file") {
+            while let Some(chunk) = field.next().await {
+                chunk.map_err(|e| ApiError::field("file", format!("上传内容无法解析:{e}")))?;
+            }
+            continue;
+        }
+        let declared = field.content_type().map(|m| m.essence_str().to_string());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::field("file", format!("上传中断:{e}")))?;
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "IMAGE_TOO_LARGE",
+                    format!("文件太大,上限为 {} MB,请压缩后重新上传", max_bytes / (1024 * 1024)),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((bytes, declared));
+    }
+    Err(ApiError::field("file", "请在 file 字段上传图片"))
+}
+
+pub fn checked(bytes: &[u8]) -> Result<CheckedImage, ApiError> {
+    check_image(bytes, &ImageLimits::default()).map_err(|e| {
+        let mut err = ApiError::field("file", e.to_string());
+        err.code = e.code();
+        err
+    })
+}
+
+pub fn stored(c: &CheckedImage) -> StoredImage {
+    StoredImage {
+        file_id: c.sha256.clone(),
+        sha256: c.sha256.clone(),
+        content_type: c.kind.content_type().into(),
+        size: c.size as i64,
+        width: c.width,
+        height: c.height,
+    }
+}
+
+async fn upload(
+    state: &AppState,
+    req: &HttpRequest,
+    order_no: &str,
+    payload: Multipart,
+    command: fn(StoredImage) -> OrderCommand,
+) -> Result<OrderDetail, ApiError> {
+    let detail = detail_or_404(state, order_no).await?;
+    let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
+    let (bytes, declared) = read_file_field(payload, ImageLimits::default().max_bytes).await?;
+    let image = checked(&bytes)?;
+    // The bytes decide the type; a part that declares another image type is a confused client
+    // (or a disguise), refused rather than guessed at.
+    if let Some(d) = declared.filter(|d| d != "application/octet-stream") {
+        if d != image.kind.content_type() {
+            let mut e = ApiError::field(
+                "file",
+                format!(
+                    "文件内容是 {},但声明为 {d};请上传与类型一致的图片",
+                    image.kind.content_type()
+                ),
+            );
+            e.code = "CONTENT_TYPE_MISMATCH";
+            return Err(e);
+        }
+    }
+    // Decide first (pure): a command the order refuses stores nothing.
+    let order = state.orders.load(&no).await?;
+    order
+        .decide(command(stored(&image)))
+        .map_err(|e| ApiError::from(xyt_store::orders::ExecuteError::Domain(e)))?;
+    state.files.put(&bytes, &image).await.map_err(ApiError::internal)?;
+    let meta =
+        xyt_domain::order::EventMeta::accepted(super::operator(req), crate::request_id::current(), chrono::Utc::now());
+    state
+        .orders
+        .execute(&no, command(stored(&image)), &meta, OnConflict::Report)
+        .await?;
+    crate::pipeline::run_owed_steps(state, &no, &crate::request_id::current()).await;
+    detail_or_404(state, no.as_str()).await
+}
+
+/// 上传付款凭证: a new upload supersedes the last. Needs a confirmed payment.
+#[utoipa::path(
+    operation_id = "uploadPaymentProof",
+    tag = "fulfilment",
+    params(("orderNo" = String, Path)),
+    request_body(content = ImageUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored; the order now awaits its push", body = OrderDetail),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "No payment confirmed yet, or the wrong state", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody),
+        (status = 422, description = "Not an accepted image", body = ErrorBody),
+    )
+)]
+#[post("/orders/{orderNo}/payment/proof")]
+pub async fn upload_payment_proof(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, OrderCommand::UploadPaymentProof).await?))
+}
+
+/// 上传代理截图: OCR and matching run right after.
+#[utoipa::path(
+    operation_id = "uploadScreenshot",
+    tag = "fulfilment",
+    params(("orderNo" = String, Path)),
+    request_body(content = ImageUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored, read and matched", body = OrderDetail),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order is not waiting for a ticket", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody),
+        (status = 422, description = "Not an accepted image", body = ErrorBody),
+    )
+)]
+#[post("/orders/{orderNo}/screenshot")]
+pub async fn upload_screenshot(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, OrderCommand::UploadScreenshot).await?))
+}
+
+/// An uploaded image, served to the admin API only, with a fixed image content type.
+#[utoipa::path(
+    operation_id = "getFile",
+    tag = "fulfilment",
+    params(("sha256" = String, Path, description = "The file id")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/*"),
+        (status = 404, description = "No such file", body = ErrorBody),
+    )
+)]
+#[get("/files/{sha256}")]
+pub async fn get_file(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("FILE_NOT_FOUND", "文件不存在");
+    if !is_sha256_hex(&path) {
+        return Err(not_found());
+    }
+    let bytes = state
+        .files
+        .get(&path)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    let kind = checked(&bytes).map_err(|_| not_found())?.kind;
+    Ok(HttpResponse::Ok()
+        .content_type(kind.content_type())
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Cache-Control", "private, max-age=86400, immutable"))
+        .body(bytes))
+}
