@@ -8,13 +8,19 @@ use xyt_domain::pricing::{SeasonCalendar, SeasonType};
 pub const DEFAULT_HORIZON_DAYS: i64 = 180;
 
 async fn setting(pool: &PgPool, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(pool).await
+    sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The season calendar; an unreadable stored calendar (never written by the API, which
 /// validates) falls back to "everything mid" and says so in the log.
 pub async fn season_calendar(pool: &PgPool) -> Result<SeasonCalendar, sqlx::Error> {
-    let fallback = || SeasonCalendar { default: SeasonType::Mid, rules: vec![] };
+    let fallback = || SeasonCalendar {
+        default: SeasonType::Mid,
+        rules: vec![],
+    };
     Ok(match setting(pool, "season_calendar").await? {
         None => fallback(),
         Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
@@ -25,10 +31,17 @@ pub async fn season_calendar(pool: &PgPool) -> Result<SeasonCalendar, sqlx::Erro
 }
 
 pub async fn play_date_horizon_days(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    Ok(setting(pool, "play_date_horizon_days").await?.and_then(|v| v.as_i64()).unwrap_or(DEFAULT_HORIZON_DAYS))
+    Ok(setting(pool, "play_date_horizon_days")
+        .await?
+        .and_then(|v| v.as_i64())
+        .unwrap_or(DEFAULT_HORIZON_DAYS))
 }
 
-pub async fn settlement_amount(pool: &PgPool, ticket_type: &str, season: SeasonType) -> Result<Option<Decimal>, sqlx::Error> {
+pub async fn settlement_amount(
+    pool: &PgPool,
+    ticket_type: &str,
+    season: SeasonType,
+) -> Result<Option<Decimal>, sqlx::Error> {
     sqlx::query_scalar("SELECT settlement_amount FROM price_table WHERE ticket_type = $1 AND season = $2")
         .bind(ticket_type)
         .bind(season.as_str())
@@ -39,8 +52,10 @@ pub async fn settlement_amount(pool: &PgPool, ticket_type: &str, season: SeasonT
 /// Writes a setting and its history row in one transaction.
 pub async fn put_setting(pool: &PgPool, key: &str, value: &serde_json::Value, actor: &str) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let before: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1 FOR UPDATE").bind(key).fetch_optional(&mut *tx).await?;
+    let before: Option<serde_json::Value> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, now(), $3)
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by",
@@ -50,8 +65,16 @@ pub async fn put_setting(pool: &PgPool, key: &str, value: &serde_json::Value, ac
     .bind(actor)
     .execute(&mut *tx)
     .await?;
-    record_change(&mut tx, "setting", key, if before.is_some() { "update" } else { "create" }, before, Some(value.clone()), actor)
-        .await?;
+    record_change(
+        &mut tx,
+        "setting",
+        key,
+        if before.is_some() { "update" } else { "create" },
+        before,
+        Some(value.clone()),
+        actor,
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -65,14 +88,16 @@ pub async fn record_change(
     after: Option<serde_json::Value>,
     actor: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO config_changes (entity, entity_key, action, before, after, actor) VALUES ($1,$2,$3,$4,$5,$6)")
-        .bind(entity)
-        .bind(key)
-        .bind(action)
-        .bind(before)
-        .bind(after)
-        .bind(actor)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO config_changes (entity, entity_key, action, before, after, actor) VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(entity)
+    .bind(key)
+    .bind(action)
+    .bind(before)
+    .bind(after)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
