@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod images;
 pub mod openapi;
 pub mod request_id;
 pub mod state;
