@@ -14,6 +14,7 @@ use utoipa_actix_web::AppExt;
     ),
     tags(
         (name = "orders", description = "Order views: list, detail, event log"),
+        (name = "config", description = "The config centre: goods, seasons, prices, QR codes, agent groups, targets, history"),
         (name = "xgj", description = "Endpoints XGJ calls: virtual supply (/xgj/goofish/...) and the ERP order push"),
     )
 )]
