@@ -7,6 +7,7 @@
 //! whatever is missing, so a crash between a commit and a view update heals by itself.
 
 pub mod config;
+pub mod config_centre;
 pub mod db;
 pub mod deliveries;
 pub mod erp;

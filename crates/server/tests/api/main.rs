@@ -3,6 +3,7 @@
 
 mod channels;
 mod deliveries;
+mod config;
 mod erp;
 mod forms;
 mod gateway;
