@@ -57,7 +57,11 @@ pub async fn is_empty(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .await
 }
 
+/// The demo goods and the whole demo config (ticket type, prices 380/426/498, the season
+/// calendar, a 180-day horizon, one active QR code, a mock agent group and price-alert target).
 pub async fn load_goods(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let qr = xyt_integrations::ocr::png_with_ocr_text(240, 240, "演示收款码");
+    xyt_store::config_centre::load_demo(pool, &qr).await?;
     for g in demo_goods() {
         goods::upsert(pool, &g).await?;
     }
@@ -79,6 +83,41 @@ pub async fn send_orders(client: &XgjSupplyClient) -> anyhow::Result<()> {
             .await?;
         anyhow::ensure!(answer["code"] == 0, "demo order {} refused: {answer}", body["order_no"]);
     }
+    // The seed's buyer fills in the form (check digit corrected, a mid-season date): the price
+    // check fails as on the seed page, the ops alert and the agent-group push go out (mock).
+    let base = client_base(client);
+    let http = reqwest::Client::new();
+    let page: serde_json::Value = http
+        .get(format!("{base}/api/orders?keyword=4502196109060005933"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let order_no = page["items"][0]["orderNo"].as_str().unwrap_or_default().to_string();
+    let detail: serde_json::Value = http
+        .get(format!("{base}/api/orders/{order_no}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let link = detail["formLink"].as_str().unwrap_or_default();
+    let token = link.rsplit('/').next().unwrap_or_default();
+    let calendar = xyt_domain::pricing::SeasonCalendar::demo();
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let play_date = (1..170)
+        .map(|d| today + chrono::Days::new(d))
+        .find(|d| calendar.season_for(*d) == xyt_domain::pricing::SeasonType::Mid)
+        .unwrap_or(today);
+    let form = json!({
+        "name": "马上到", "phoneCountryCode": "+86", "phone": "18852341234",
+        "certificateType": "id_card", "certificateNo": "320911198804223314", "playDate": play_date.to_string()
+    });
+    let r = http
+        .post(format!("{base}/api/public/forms/{token}"))
+        .json(&form)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "demo form refused: {}", r.text().await?);
     // The last one was refunded on Xianyu: XGJ's ERP push cancels it.
     let push = json!({
         "seller_id": 10001, "user_name": "demo", "order_no": "4502196109060007003", "order_type": 1,
@@ -89,4 +128,8 @@ pub async fn send_orders(client: &XgjSupplyClient) -> anyhow::Result<()> {
         .await?;
     anyhow::ensure!(answer["result"] == "success", "demo refund push refused: {answer}");
     Ok(())
+}
+
+fn client_base(client: &XgjSupplyClient) -> String {
+    client.base().trim_end_matches("/xgj").to_string()
 }

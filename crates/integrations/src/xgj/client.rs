@@ -27,6 +27,11 @@ impl XgjSupplyClient {
         }
     }
 
+    /// The gateway base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A virtual-supply call (`/goofish/...`) signed at `timestamp`.
     pub fn supply_call(&self, path: &str, body: &serde_json::Value, timestamp: i64) -> SignedCall {
         let body = serde_json::to_vec(body).expect("a JSON value serializes");

@@ -2,8 +2,8 @@
 //! real HTTP. One binary, so the app links once.
 
 mod channels;
-mod deliveries;
 mod config;
+mod deliveries;
 mod erp;
 mod forms;
 mod gateway;
