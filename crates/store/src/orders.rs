@@ -34,8 +34,10 @@ impl From<AggregateError<OrderError>> for ExecuteError {
     }
 }
 
-/// Whether a conflicting concurrent commit is retried (system commands, idempotent intake)
-/// or reported (an operator's command, decided on what the operator saw).
+/// Whether a conflicting concurrent commit is retried or reported. Retrying is safe for every
+/// command: `decide` runs again on the new state, so an operator whose command no longer fits
+/// (another operator won) gets its refusal, while one that still fits is not refused merely
+/// because the worker recorded a delivery attempt on the same order meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {
     Retry,

@@ -21,7 +21,7 @@ fn meta(req: &HttpRequest) -> EventMeta {
     EventMeta::accepted(super::operator(req), crate::request_id::current(), Utc::now())
 }
 
-/// Runs an operator's command (a concurrent change is reported, never retried over) and
+/// Runs an operator's command (re-decided on the new state if the order changed meanwhile) and
 /// answers with the order as it now stands.
 async fn run(
     state: &AppState,
@@ -33,7 +33,7 @@ async fn run(
     let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
     state
         .orders
-        .execute(&no, command, &meta(req), OnConflict::Report)
+        .execute(&no, command, &meta(req), OnConflict::Retry)
         .await?;
     crate::pipeline::run_owed_steps(state, &no, &crate::request_id::current()).await;
     detail_or_404(state, &detail.order_no).await
@@ -162,7 +162,7 @@ pub async fn push_to_agent(
     });
     let committed = state
         .orders
-        .execute(&no, command, &meta(&req), OnConflict::Report)
+        .execute(&no, command, &meta(&req), OnConflict::Retry)
         .await?;
     // The push delivery was created with the event; send it now rather than at the next poll.
     if let Some(seq) = committed.first().map(|e| e.sequence as i64) {

@@ -261,14 +261,13 @@ pub async fn review_order(
     let detail = detail_or_404(&state, &path).await?;
     let order_no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
     let meta = EventMeta::accepted(super::operator(&req), crate::request_id::current(), chrono::Utc::now());
-    // Decided on what the operator saw: a concurrent change is reported, never retried over.
     state
         .orders
         .execute(
             &order_no,
             OrderCommand::Review(decision),
             &meta,
-            xyt_store::orders::OnConflict::Report,
+            xyt_store::orders::OnConflict::Retry,
         )
         .await?;
     Ok(HttpResponse::Ok().json(detail_or_404(&state, &detail.order_no).await?))

@@ -114,7 +114,7 @@ async fn upload(
         xyt_domain::order::EventMeta::accepted(super::operator(req), crate::request_id::current(), chrono::Utc::now());
     state
         .orders
-        .execute(&no, command(stored(&image)), &meta, OnConflict::Report)
+        .execute(&no, command(stored(&image)), &meta, OnConflict::Retry)
         .await?;
     crate::pipeline::run_owed_steps(state, &no, &crate::request_id::current()).await;
     detail_or_404(state, no.as_str()).await

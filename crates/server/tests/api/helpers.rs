@@ -88,17 +88,35 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> TestApp {
     spawn_configured(db_name, database_url, c).await
 }
 
+/// Only the demo goods: no prices, calendar, agent group or targets (the config centre's tests
+/// build those through the API).
+pub async fn spawn_bare() -> TestApp {
+    let (db_name, database_url) = fresh_database().await;
+    let c = config(&database_url);
+    let app = start_app(db_name, database_url, c).await;
+    for g in xyt_server::demo::demo_goods() {
+        xyt_store::goods::upsert(&app.pool, &g).await.unwrap();
+    }
+    app
+}
+
 pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
     let c = config(&database_url);
     spawn_configured(db_name, database_url, c).await
 }
 
 async fn spawn_configured(db_name: String, database_url: String, config: Config) -> TestApp {
+    let app = start_app(db_name, database_url, config).await;
+    app.seed_goods().await;
+    app
+}
+
+async fn start_app(db_name: String, database_url: String, config: Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let running = app::start(config, listener).await.expect("the app starts");
     let base = format!("http://{}", running.addr);
     let pool = running.state.pool.clone();
-    let app = TestApp {
+    TestApp {
         xgj: XgjSupplyClient::new(format!("{base}/xgj"), creds()),
         base,
         pool,
@@ -106,9 +124,7 @@ async fn spawn_configured(db_name: String, database_url: String, config: Config)
         db_name,
         database_url,
         running: Some(running),
-    };
-    app.seed_goods().await;
-    app
+    }
 }
 
 impl TestApp {

@@ -6,6 +6,7 @@ mod config;
 mod deliveries;
 mod erp;
 mod forms;
+mod fulfilment;
 mod gateway;
 mod helpers;
 mod openapi;
