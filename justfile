@@ -53,7 +53,7 @@ test:
         echo "test: dropped $dropped leftover test database(s), $kept in use left alone"
     fi
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --all-targets
+        cargo nextest run --workspace
     else
         cargo test --workspace --all-targets
     fi

@@ -538,3 +538,31 @@ pub async fn attempts_in_last_minute(pool: &PgPool, target: &str) -> Result<i64,
     .fetch_one(pool)
     .await
 }
+
+/// Waits (bounded) until no worker holds the delivery, so an API answer shows the attempt's
+/// outcome even when a background worker, not the request, made it.
+pub async fn settle(pool: &PgPool, id: Uuid, max_wait: Duration) -> Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + max_wait;
+    loop {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+        let busy = matches!(status.as_deref(), Some("sending") | Some("pending"));
+        let due: bool = sqlx::query_scalar("SELECT next_attempt_at <= now() FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(false);
+        let unrecorded: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $1 AND NOT event_recorded)",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+        if (!(busy && due) && !unrecorded) || std::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
