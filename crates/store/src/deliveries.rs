@@ -560,7 +560,8 @@ pub async fn settle(pool: &PgPool, id: Uuid, max_wait: Duration) -> Result<(), s
         .bind(id)
         .fetch_one(pool)
         .await?;
-        if (!(busy && due) && !unrecorded) || std::time::Instant::now() >= deadline {
+        let settled = !(unrecorded || (busy && due));
+        if settled || std::time::Instant::now() >= deadline {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

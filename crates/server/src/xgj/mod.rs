@@ -100,7 +100,7 @@ pub async fn read_capped(mut payload: web::Payload, cap: usize) -> Result<Vec<u8
 }
 
 /// The query parameters, each of `names` required exactly once.
-pub fn single_params<'a>(query: &str, names: &[&'a str]) -> Result<Vec<String>, String> {
+pub fn single_params(query: &str, names: &[&str]) -> Result<Vec<String>, String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| "查询参数无法解析".to_string())?;
     names
         .iter()
