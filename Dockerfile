@@ -17,7 +17,8 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin xyt
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin xyt \
+ && mkdir -p /var/lib/xyt/files && chown xyt /var/lib/xyt/files
 COPY --from=builder /app/target/release/xyt /usr/local/bin/xyt
 USER xyt
 ENV XYT_BIND=0.0.0.0:8080 \
