@@ -37,15 +37,15 @@ impl Target {
             return Ok(Target::WecomApp { chat_id: id.into() });
         }
         let lower = s.to_ascii_lowercase();
-        if (lower.starts_with("https://") || lower.starts_with("http://"))
-            && s.len() <= 2048
-            && !s.contains(char::is_whitespace)
-        {
-            return Ok(if xgj_callback {
-                Target::XgjCallback { url: s.into() }
-            } else {
-                Target::WecomRobot { url: s.into() }
-            });
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            if xgj_callback {
+                if s.len() > 2048 || s.contains(char::is_whitespace) {
+                    return Err(TargetError("回调地址无效".into()));
+                }
+                return Ok(Target::XgjCallback { url: s.into() });
+            }
+            webhook_url(s).map_err(TargetError)?;
+            return Ok(Target::WecomRobot { url: s.into() });
         }
         Err(TargetError(
             "目标必须是 mock://名称、wecom-app:chatid 或 http(s) 地址".into(),
@@ -141,4 +141,51 @@ mod tests {
             assert!(Target::parse(bad, false).is_err(), "{bad}");
         }
     }
+}
+
+/// A robot webhook URL: `https://`, or plain `http://` to a loopback host only (local fakes and
+/// relays); no credentials in the authority, a sane host and port, at most 2048 characters.
+fn webhook_url(s: &str) -> Result<(), String> {
+    if s.len() > 2048 {
+        return Err("目标最长 2048 个字符".into());
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("目标不能包含空白或控制字符".into());
+    }
+    let lower = s.to_ascii_lowercase();
+    let (rest, https) = if lower.starts_with("https://") {
+        (&s[8..], true)
+    } else {
+        (&s[7..], false)
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("地址中不能包含用户名或密码".into());
+    }
+    let valid_port = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(valid_port) => h,
+            _ => return Err("地址的主机或端口无效".into()),
+        },
+        None => match authority.split_once(':') {
+            Some((h, port)) if valid_port(port) => h,
+            Some(_) => return Err("地址的端口无效".into()),
+            None => authority,
+        },
+    };
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)) {
+        return Err("地址的主机无效".into());
+    }
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !https && !loopback {
+        return Err("只接受 https:// 地址(http:// 仅限本机 127.0.0.1 / localhost 测试)".into());
+    }
+    Ok(())
 }

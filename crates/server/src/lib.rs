@@ -7,7 +7,6 @@ pub mod buyer_page;
 pub mod config;
 pub mod delivery_worker;
 pub mod demo;
-pub mod images;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

@@ -153,9 +153,9 @@ pub fn parse_fee_rate(s: &str) -> Result<Decimal, String> {
 
 /// Where a WeCom message may go: `mock://<name>` (recorded, never sent), `wecom-app:<chatid>`
 /// (1–32 letters or digits), or a robot webhook URL over `https://` (plain `http://` only to a
-/// loopback host, for local fakes and relays).
+/// loopback host, for local fakes and relays). One rule for the config centre and for resends:
+/// [`xyt_domain::target::Target::parse`].
 pub fn validate_target(s: &str) -> Result<(), String> {
-    const FORMS: &str = "目标必须是 mock://名称、wecom-app:chatid 或 https:// 地址";
     if s.trim() != s || s.is_empty() {
         return Err(if s.trim().is_empty() {
             "目标不能为空".into()
@@ -163,64 +163,7 @@ pub fn validate_target(s: &str) -> Result<(), String> {
             "目标首尾不能有空格".into()
         });
     }
-    if s.len() > 2048 {
-        return Err("目标最长 2048 个字符".into());
-    }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("目标不能包含空白或控制字符".into());
-    }
-    if let Some(name) = s.strip_prefix("mock://") {
-        return if name.is_empty() {
-            Err("mock:// 后需要名称".into())
-        } else {
-            Ok(())
-        };
-    }
-    if let Some(id) = s.strip_prefix("wecom-app:") {
-        return if (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Ok(())
-        } else {
-            Err("wecom-app: 后需要 1–32 位字母或数字的 chatid".into())
-        };
-    }
-    let lower = s.to_ascii_lowercase();
-    let (rest, https) = if lower.starts_with("https://") {
-        (&s[8..], true)
-    } else if lower.starts_with("http://") {
-        (&s[7..], false)
-    } else {
-        return Err(FORMS.into());
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("地址中不能包含用户名或密码".into());
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((h, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(valid_port) => h,
-            _ => return Err("地址的主机或端口无效".into()),
-        },
-        None => match authority.split_once(':') {
-            Some((h, port)) if valid_port(port) => h,
-            Some(_) => return Err("地址的端口无效".into()),
-            None => authority,
-        },
-    };
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)) {
-        return Err("地址的主机无效".into());
-    }
-    if !https && !is_loopback(host) {
-        return Err("只接受 https:// 地址(http:// 仅限本机 127.0.0.1 / localhost 测试)".into());
-    }
-    Ok(())
-}
-
-fn valid_port(p: &str) -> bool {
-    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 65535)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    xyt_domain::target::Target::parse(s, false).map(|_| ()).map_err(|e| e.0)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,7 +27,20 @@ use xyt_store::config_centre::{
 
 use super::error::{ApiError, ErrorBody};
 use super::operator;
-use crate::images::{self, MAX_UPLOAD_BYTES};
+use xyt_integrations::files::{check_image, ImageError, ImageLimits};
+
+/// The largest QR code upload, checked while the body streams in.
+const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024;
+
+/// A QR code is small: 2 MiB and 4096 pixels a side at most.
+fn qr_limits() -> ImageLimits {
+    ImageLimits {
+        max_bytes: MAX_UPLOAD_BYTES,
+        max_width: 4096,
+        max_height: 4096,
+        max_pixels: 4096 * 4096,
+    }
+}
 use crate::state::AppState;
 
 /// Registers the config centre's routes inside the admin scope.
@@ -569,7 +582,7 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
             errors.insert("file".into(), "请选择要上传的图片".into());
         }
         Some(f) if f.is_empty() => {
-            errors.insert("file".into(), images::ImageError::Empty.to_string());
+            errors.insert("file".into(), ImageError::Empty.to_string());
         }
         Some(_) => {}
     }
@@ -609,7 +622,7 @@ pub async fn upload_qr_code(
     let upload = read_upload(payload).await?;
     let file = upload.file;
     // Decoding is CPU work: keep it off the async workers.
-    let (checked, file) = web::block(move || (images::check_image(&file), file))
+    let (checked, file) = web::block(move || (check_image(&file, &qr_limits()), file))
         .await
         .map_err(ApiError::internal)?;
     let checked = checked.map_err(|e| {
