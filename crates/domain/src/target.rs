@@ -106,43 +106,6 @@ impl Channel {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_parse_by_their_form() {
-        assert_eq!(
-            Target::parse("mock://wecom-bot/default", false).unwrap().channel(),
-            Channel::Mock
-        );
-        assert_eq!(
-            Target::parse("wecom-app:10891352157802033", false).unwrap().channel(),
-            Channel::WecomApp
-        );
-        let robot = Target::parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234", false).unwrap();
-        assert_eq!(robot.channel(), Channel::WecomBot);
-        assert_eq!(
-            robot.display(),
-            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****1234"
-        );
-        assert_eq!(
-            Target::parse("https://open.goofish.pro/cb/x", true).unwrap().channel(),
-            Channel::XgjNotify
-        );
-        for bad in [
-            "",
-            "mock://",
-            "wecom-app:",
-            "wecom-app:has space",
-            "ftp://x",
-            "wecom-app:0123456789012345678901234567890123",
-        ] {
-            assert!(Target::parse(bad, false).is_err(), "{bad}");
-        }
-    }
-}
-
 /// A robot webhook URL: `https://`, or plain `http://` to a loopback host only (local fakes and
 /// relays); no credentials in the authority, a sane host and port, at most 2048 characters.
 fn webhook_url(s: &str) -> Result<(), String> {
@@ -188,4 +151,49 @@ fn webhook_url(s: &str) -> Result<(), String> {
         return Err("只接受 https:// 地址(http:// 仅限本机 127.0.0.1 / localhost 测试)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_by_their_form() {
+        assert_eq!(
+            Target::parse("mock://wecom-bot/default", false).unwrap().channel(),
+            Channel::Mock
+        );
+        assert_eq!(
+            Target::parse("wecom-app:10891352157802033", false).unwrap().channel(),
+            Channel::WecomApp
+        );
+        let robot = Target::parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234", false).unwrap();
+        assert_eq!(robot.channel(), Channel::WecomBot);
+        assert_eq!(
+            robot.display(),
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****1234"
+        );
+        assert_eq!(
+            Target::parse("https://open.goofish.pro/cb/x", true).unwrap().channel(),
+            Channel::XgjNotify
+        );
+        assert!(Target::parse("http://127.0.0.1:9000/cgi-bin/webhook/send?key=k", false).is_ok());
+        for bad in [
+            "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+            "https://user:pw@example.com/x",
+            "https://exa mple.com/x",
+        ] {
+            assert!(Target::parse(bad, false).is_err(), "{bad}");
+        }
+        for bad in [
+            "",
+            "mock://",
+            "wecom-app:",
+            "wecom-app:has space",
+            "ftp://x",
+            "wecom-app:0123456789012345678901234567890123",
+        ] {
+            assert!(Target::parse(bad, false).is_err(), "{bad}");
+        }
+    }
 }
