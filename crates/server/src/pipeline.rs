@@ -10,7 +10,7 @@ use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError, OrderStatus,
 use xyt_domain::pricing::{check_price, PriceCheckInput};
 use xyt_domain::OrderNo;
 use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
-use xyt_store::{config, settings, views, PgPool};
+use xyt_store::{config, views, PgPool};
 
 pub struct Pipeline {
     pub pool: PgPool,
@@ -51,7 +51,7 @@ impl Pipeline {
                 ticket_type: order.ticket_type.clone(),
                 goods_season_label: order.season_label.clone(),
                 paid_amount: order.paid_amount,
-                fee_rate: settings::fee_rate(&self.pool).await?,
+                fee_rate: config::fee_rate(&self.pool).await?,
                 season_type,
                 settlement_amount,
             });

@@ -52,30 +52,40 @@ pub async fn settlement_amount(
 /// Writes a setting and its history row in one transaction.
 pub async fn put_setting(pool: &PgPool, key: &str, value: &serde_json::Value, actor: &str) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    put_setting_tx(&mut tx, key, value.clone(), actor).await?;
+    tx.commit().await
+}
+
+/// Writes a setting and its history row inside the caller's transaction.
+pub async fn put_setting_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    key: &str,
+    value: serde_json::Value,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
     let before: Option<serde_json::Value> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
         .bind(key)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, now(), $3)
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by",
     )
     .bind(key)
-    .bind(value)
+    .bind(&value)
     .bind(actor)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    record_change(
-        &mut tx,
-        "setting",
-        key,
-        if before.is_some() { "update" } else { "create" },
-        before,
-        Some(value.clone()),
-        actor,
-    )
-    .await?;
-    tx.commit().await
+    let action = if before.is_some() { "update" } else { "create" };
+    record_change(tx, "setting", key, action, before, Some(value), actor).await
+}
+
+/// The platform fee rate (default 0.02), stored as a JSON string to keep every digit.
+pub async fn fee_rate(pool: &PgPool) -> Result<Decimal, sqlx::Error> {
+    Ok(setting(pool, "fee_rate")
+        .await?
+        .and_then(|v| v.as_str().and_then(|s| s.parse::<Decimal>().ok()))
+        .unwrap_or(Decimal::new(2, 2)))
 }
 
 /// Appends one row to the config history.

@@ -911,28 +911,9 @@ pub async fn delete_price(
 // Settings and the season calendar
 // ---------------------------------------------------------------------------------------------
 
-/// Writes one setting and its history row inside `tx`.
-async fn put_setting_tx(tx: &mut Tx<'_>, key: &str, value: serde_json::Value, actor: &str) -> Result<(), sqlx::Error> {
-    let before: Option<serde_json::Value> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, now(), $3)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by",
-    )
-    .bind(key)
-    .bind(&value)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await?;
-    let action = if before.is_some() { "update" } else { "create" };
-    record_change(tx, "setting", key, action, before, Some(value), actor).await
-}
-
 pub async fn get_settings(pool: &PgPool) -> Result<Settings, sqlx::Error> {
     Ok(Settings {
-        fee_rate: crate::settings::fee_rate(pool).await?,
+        fee_rate: config::fee_rate(pool).await?,
         play_date_horizon_days: config::play_date_horizon_days(pool).await?,
     })
 }
@@ -966,10 +947,10 @@ pub async fn put_settings(pool: &PgPool, input: SettingsInput, actor: &str) -> R
     invalid_unless_empty(errors)?;
     let mut tx = pool.begin().await?;
     if let Some(fee) = fee {
-        put_setting_tx(&mut tx, "fee_rate", serde_json::Value::String(fee.to_string()), actor).await?;
+        config::put_setting_tx(&mut tx, "fee_rate", serde_json::Value::String(fee.to_string()), actor).await?;
     }
     if let Some(days) = input.play_date_horizon_days {
-        put_setting_tx(&mut tx, "play_date_horizon_days", days.into(), actor).await?;
+        config::put_setting_tx(&mut tx, "play_date_horizon_days", days.into(), actor).await?;
     }
     tx.commit().await?;
     Ok(get_settings(pool).await?)
@@ -987,7 +968,7 @@ pub async fn put_season_calendar(
 ) -> Result<SeasonCalendar, ConfigError> {
     calendar.validate().map_err(ConfigError::Invalid)?;
     let mut tx = pool.begin().await?;
-    put_setting_tx(&mut tx, "season_calendar", json(calendar), actor).await?;
+    config::put_setting_tx(&mut tx, "season_calendar", json(calendar), actor).await?;
     tx.commit().await?;
     Ok(calendar.clone())
 }
@@ -1539,7 +1520,7 @@ pub async fn load_demo(pool: &PgPool, qr_png: &[u8]) -> Result<(), sqlx::Error> 
             .fetch_optional(&mut *tx)
             .await?;
         if untouched && current.as_ref() != Some(&value) {
-            put_setting_tx(&mut tx, key, value, DEMO_ACTOR).await?;
+            config::put_setting_tx(&mut tx, key, value, DEMO_ACTOR).await?;
         }
     }
     if sqlx::query_scalar::<_, bool>(&empty("payment_qr_codes"))

@@ -47,9 +47,3 @@ pub async fn record(
     .await?;
     Ok(r.rows_affected() == 1)
 }
-
-pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM xgj_erp_pushes")
-        .fetch_one(pool)
-        .await
-}

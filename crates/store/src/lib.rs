@@ -15,7 +15,6 @@ pub mod goods;
 pub mod intake;
 pub mod orders;
 pub mod projections;
-pub mod settings;
 pub mod views;
 
 pub use sqlx::PgPool;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use xyt_domain::order::{EventMeta, OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
 use xyt_store::orders::{ExecuteError, OnConflict};
-use xyt_store::{goods, intake, settings};
+use xyt_store::{config, goods, intake};
 
 use super::XgjReply;
 use crate::request_id;
@@ -130,7 +130,7 @@ async fn take_in(
     if goods.is_none() {
         tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
     }
-    let fee_rate = settings::fee_rate(pool).await.map_err(|e| infra(&e))?;
+    let fee_rate = config::fee_rate(pool).await.map_err(|e| infra(&e))?;
     let token = new_form_token();
     if let Some(obj) = raw.as_object_mut() {
         obj.insert("mchId".into(), mch_id.into());

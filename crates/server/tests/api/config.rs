@@ -586,7 +586,7 @@ async fn the_fee_rate_and_the_play_date_horizon_are_settings_in_range() {
     .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v, json!({"feeRate": "0.03", "playDateHorizonDays": 180}));
-    let rate = xyt_store::settings::fee_rate(&app.pool).await.unwrap();
+    let rate = xyt_store::config::fee_rate(&app.pool).await.unwrap();
     assert_eq!(rate.to_string(), "0.03", "what the price check reads");
     let (status, v) = call(
         &app,
