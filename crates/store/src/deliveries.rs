@@ -544,24 +544,17 @@ pub async fn attempts_in_last_minute(pool: &PgPool, target: &str) -> Result<i64,
 pub async fn settle(pool: &PgPool, id: Uuid, max_wait: Duration) -> Result<(), sqlx::Error> {
     let deadline = std::time::Instant::now() + max_wait;
     loop {
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-        let busy = matches!(status.as_deref(), Some("sending") | Some("pending"));
-        let due: bool = sqlx::query_scalar("SELECT next_attempt_at <= now() FROM deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .unwrap_or(false);
-        let unrecorded: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $1 AND NOT event_recorded)",
+        // Held: being sent, or due and waiting for a worker, or an outcome not yet on the stream.
+        let held: bool = sqlx::query_scalar(
+            "SELECT (d.status = 'sending' OR (d.status = 'pending' AND d.next_attempt_at <= now()))
+                    OR EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id AND NOT a.event_recorded)
+             FROM deliveries d WHERE d.id = $1",
         )
         .bind(id)
-        .fetch_one(pool)
-        .await?;
-        let settled = !(unrecorded || (busy && due));
-        if settled || std::time::Instant::now() >= deadline {
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(false);
+        if !held || std::time::Instant::now() >= deadline {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

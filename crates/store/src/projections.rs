@@ -372,8 +372,8 @@ impl Projections {
                     "INSERT INTO order_list (order_no, external_order_no, out_order_no, goods_no, goods_name, ticket_type,
                        play_date, paid_amount, payable_amount, status, status_label, suggested_action,
                        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods,
-                       created_at, updated_at, price_check_pending, system_step_owed)
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)
+                       created_at, updated_at, system_step_owed)
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
                      ON CONFLICT (order_no) DO UPDATE SET external_order_no = EXCLUDED.external_order_no,
                        out_order_no = EXCLUDED.out_order_no, goods_no = EXCLUDED.goods_no,
                        goods_name = EXCLUDED.goods_name, ticket_type = EXCLUDED.ticket_type,
@@ -384,7 +384,6 @@ impl Projections {
                        buyer_name_masked = EXCLUDED.buyer_name_masked, phone_masked = EXCLUDED.phone_masked,
                        phone_last4 = EXCLUDED.phone_last4, unknown_goods = EXCLUDED.unknown_goods,
                        created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-                       price_check_pending = EXCLUDED.price_check_pending,
                        system_step_owed = EXCLUDED.system_step_owed",
                 )
                 .bind(&detail.order_no)
@@ -409,7 +408,6 @@ impl Projections {
                 .bind(detail.unknown_goods)
                 .bind(created_at)
                 .bind(updated_at)
-                .bind(order.price_check_pending)
                 .bind(order.owes_system_step())
                 .execute(&mut *tx)
                 .await?;

@@ -4,6 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use super::{Message, SendError, SendOk, Sender, Target};
 
+/// The record keeps the latest sends only: a demo server runs for days, and every send is in
+/// the deliveries table anyway.
+pub const MOCK_RECORD_LIMIT: usize = 1000;
+
 /// Clones share one record.
 #[derive(Debug, Clone, Default)]
 pub struct MockSender {
@@ -24,10 +28,11 @@ impl MockSender {
 #[async_trait::async_trait]
 impl Sender for MockSender {
     async fn send(&self, target: &Target, message: &Message) -> Result<SendOk, SendError> {
-        self.sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((target.clone(), message.clone()));
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        if sent.len() >= MOCK_RECORD_LIMIT {
+            sent.remove(0);
+        }
+        sent.push((target.clone(), message.clone()));
         Ok(SendOk {
             detail: "mock: recorded".into(),
         })
@@ -50,5 +55,17 @@ mod tests {
             mock.sent(),
             vec![(a, Message::Text("one".into())), (b, Message::Markdown("two".into()))]
         );
+    }
+
+    #[tokio::test]
+    async fn the_mock_keeps_only_the_latest_sends() {
+        let mock = MockSender::new();
+        let t = Target::Mock { name: "a".into() };
+        for i in 0..MOCK_RECORD_LIMIT + 5 {
+            mock.send(&t, &Message::Text(i.to_string())).await.unwrap();
+        }
+        let sent = mock.sent();
+        assert_eq!(sent.len(), MOCK_RECORD_LIMIT);
+        assert_eq!(sent[0].1, Message::Text("5".into()));
     }
 }
