@@ -78,17 +78,44 @@ pub fn stored(c: &CheckedImage) -> StoredImage {
     }
 }
 
+/// What an upload may be. A payment proof is forwarded to the agent group as a WeCom robot image,
+/// which takes JPEG or PNG of at most 2 MB: refusing anything else here tells the operator now,
+/// instead of a push that can never succeed later.
+#[derive(Clone, Copy)]
+enum Kind {
+    PaymentProof,
+    Screenshot,
+}
+
+const PROOF_MAX_BYTES: usize = 2 * 1024 * 1024;
+
 async fn upload(
     state: &AppState,
     req: &HttpRequest,
     order_no: &str,
     payload: Multipart,
-    command: fn(StoredImage) -> OrderCommand,
+    kind: Kind,
 ) -> Result<OrderDetail, ApiError> {
+    let command = match kind {
+        Kind::PaymentProof => OrderCommand::UploadPaymentProof,
+        Kind::Screenshot => OrderCommand::UploadScreenshot,
+    };
+    let max_bytes = match kind {
+        Kind::PaymentProof => PROOF_MAX_BYTES,
+        Kind::Screenshot => ImageLimits::default().max_bytes,
+    };
     let detail = detail_or_404(state, order_no).await?;
     let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
-    let (bytes, declared) = read_file_field(payload, ImageLimits::default().max_bytes).await?;
+    let (bytes, declared) = read_file_field(payload, max_bytes).await?;
     let image = checked(&bytes)?;
+    if matches!(kind, Kind::PaymentProof) && image.kind == xyt_integrations::files::ImageKind::Webp {
+        let mut e = ApiError::field(
+            "file",
+            "付款凭证会以图片发到代理群,企业微信只接受 JPEG、PNG:请转换后上传",
+        );
+        e.code = "IMAGE_NOT_SENDABLE";
+        return Err(e);
+    }
     // The bytes decide the type; a part that declares another image type is a confused client
     // (or a disguise), refused rather than guessed at.
     if let Some(d) = declared.filter(|d| d != "application/octet-stream") {
@@ -120,7 +147,8 @@ async fn upload(
     detail_or_404(state, no.as_str()).await
 }
 
-/// 上传付款凭证: a new upload supersedes the last. Needs a confirmed payment.
+/// 上传付款凭证: a new upload supersedes the last. Needs a confirmed payment. JPEG or PNG of at
+/// most 2 MB (it goes to the agent group as a WeCom robot image).
 #[utoipa::path(
     operation_id = "uploadPaymentProof",
     tag = "fulfilment",
@@ -141,7 +169,7 @@ pub async fn upload_payment_proof(
     path: web::Path<String>,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, OrderCommand::UploadPaymentProof).await?))
+    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, Kind::PaymentProof).await?))
 }
 
 /// 上传代理截图: OCR and matching run right after.
@@ -165,7 +193,7 @@ pub async fn upload_screenshot(
     path: web::Path<String>,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, OrderCommand::UploadScreenshot).await?))
+    Ok(HttpResponse::Ok().json(upload(&state, &req, &path, payload, Kind::Screenshot).await?))
 }
 
 /// An uploaded image, served to the admin API only, with a fixed image content type.

@@ -337,6 +337,10 @@ async fn bad_uploads_are_refused_and_change_nothing() {
     .concat();
     huge.extend(&ihdr);
     huge.extend(crc32fast::hash(&[b"IHDR".as_slice(), &ihdr].concat()).to_be_bytes());
+    let mut webp = Vec::new();
+    image::DynamicImage::new_rgb8(32, 32)
+        .write_to(&mut std::io::Cursor::new(&mut webp), image::ImageFormat::WebP)
+        .unwrap();
     let cases: Vec<(&str, Vec<u8>, &str, &str, u16)> = vec![
         ("executable renamed .jpg", elf, "x.jpg", "image/jpeg", 422),
         (
@@ -365,6 +369,14 @@ async fn bad_uploads_are_refused_and_change_nothing() {
         ("50,000 × 50,000 PNG", huge, "x.png", "image/png", 422),
         ("valid PNG declared as JPEG", good.clone(), "x.jpg", "image/jpeg", 422),
         ("over the limit", vec![0u8; 11 * 1024 * 1024], "x.png", "image/png", 413),
+        (
+            "a proof over the robot's 2 MB",
+            vec![0u8; 2 * 1024 * 1024 + 1],
+            "x.png",
+            "image/png",
+            413,
+        ),
+        ("a WebP proof the robot cannot send", webp, "x.webp", "image/webp", 422),
     ];
     for (why, bytes, name, mime, want) in cases {
         let (status, v) = upload(&app, &no, "payment/proof", bytes, name, mime).await;
