@@ -1,10 +1,8 @@
 //! 通知投递: every message the system sends, its attempts, and a manual resend.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -72,27 +70,6 @@ pub struct DeliveryQuery {
 
 const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
 
-fn one_of(field: &str, v: Option<String>, allowed: &[&str], errors: &mut BTreeMap<String, String>) -> Option<String> {
-    let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
-    if allowed.contains(&v.as_str()) {
-        Some(v)
-    } else {
-        errors.insert(field.into(), format!("可选:{}", allowed.join(", ")));
-        None
-    }
-}
-
-fn time(field: &str, v: Option<String>, errors: &mut BTreeMap<String, String>) -> Option<DateTime<Utc>> {
-    let v = v.filter(|s| !s.trim().is_empty())?;
-    match DateTime::parse_from_rfc3339(v.trim()) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            errors.insert(field.into(), "必须是 RFC 3339 时间".into());
-            None
-        }
-    }
-}
-
 /// All deliveries, newest first, with personal data masked in the messages.
 #[utoipa::path(
     operation_id = "listDeliveries",
@@ -109,35 +86,15 @@ pub async fn list_deliveries(
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let mut errors = BTreeMap::new();
-    let status = one_of("status", q.status, &STATUSES, &mut errors);
-    let channel = one_of("channel", q.channel, &CHANNELS, &mut errors);
-    let kind = one_of("type", q.kind, &TYPES, &mut errors);
-    let created_from = time("createdFrom", q.created_from, &mut errors);
-    let created_to = time("createdTo", q.created_to, &mut errors);
-    let limit = match q.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => 50,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=200).contains(&n) => n,
-            _ => {
-                errors.insert("limit".into(), "必须是 1 到 200 之间的整数".into());
-                50
-            }
-        },
-    };
-    let cursor = match q.cursor.filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            let d = deliveries::decode_cursor(&c);
-            if d.is_none() {
-                errors.insert("cursor".into(), "无效的分页游标".into());
-            }
-            d
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let mut p = super::params::Params::default();
+    let status = p.one_of("status", &q.status, &STATUSES);
+    let channel = p.one_of("channel", &q.channel, &CHANNELS);
+    let kind = p.one_of("type", &q.kind, &TYPES);
+    let created_from = p.time("createdFrom", &q.created_from);
+    let created_to = p.time("createdTo", &q.created_to);
+    let limit = p.limit(&q.limit);
+    let cursor = p.cursor(&q.cursor, deliveries::decode_cursor);
+    p.finish()?;
     let filter = ListFilter {
         status,
         channel,

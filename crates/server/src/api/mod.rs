@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod error;
 pub mod fulfilment;
 pub mod orders;
+pub mod params;
 pub mod public;
 pub mod uploads;
 

@@ -1,9 +1,7 @@
 //! Order views: the list (filters, keyset pagination), the detail and the event log.
 
-use std::collections::BTreeMap;
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xyt_domain::order::OrderStatus;
@@ -12,9 +10,6 @@ use xyt_store::views::{self, Cursor, ListFilter, OrderDetail, OrderEventEntry, O
 
 use super::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-
-pub const MAX_LIMIT: i64 = 200;
-pub const DEFAULT_LIMIT: i64 = 50;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -54,63 +49,29 @@ pub struct OrderEventList {
     pub items: Vec<OrderEventEntry>,
 }
 
-fn parse_time(field: &str, v: &Option<String>, errors: &mut BTreeMap<String, String>) -> Option<DateTime<Utc>> {
-    let v = v.as_deref()?.trim();
-    match DateTime::parse_from_rfc3339(v) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            errors.insert(
-                field.into(),
-                "必须是 RFC 3339 时间,例如 2026-03-21T11:52:54+08:00".into(),
-            );
-            None
-        }
-    }
-}
-
 impl ListOrdersQuery {
     fn into_filter(self) -> Result<ListFilter, ApiError> {
-        let mut errors = BTreeMap::new();
+        let mut p = super::params::Params::default();
         let status = match self.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(s) => match OrderStatus::parse(s) {
-                Some(st) => Some(st),
-                None => {
+            Some(s) => {
+                let st = OrderStatus::parse(s);
+                if st.is_none() {
                     let all: Vec<_> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
-                    errors.insert("status".into(), format!("未知状态,可选:{}", all.join(", ")));
-                    None
+                    p.error("status", format!("未知状态,可选:{}", all.join(", ")));
                 }
-            },
-        };
-        let limit = match self.limit.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_LIMIT,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    errors.insert("limit".into(), format!("必须是 1 到 {MAX_LIMIT} 之间的整数"));
-                    DEFAULT_LIMIT
-                }
-            },
-        };
-        let created_from = parse_time("createdFrom", &self.created_from, &mut errors);
-        let created_to = parse_time("createdTo", &self.created_to, &mut errors);
-        let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => {
-                let decoded = Cursor::decode(c);
-                if decoded.is_none() {
-                    errors.insert("cursor".into(), "无效的分页游标,请从第一页重新开始".into());
-                }
-                decoded
+                st
             }
         };
+        let limit = p.limit(&self.limit);
+        let created_from = p.time("createdFrom", &self.created_from);
+        let created_to = p.time("createdTo", &self.created_to);
+        let cursor = p.cursor(&self.cursor, Cursor::decode);
         let keyword = self.keyword.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
         if keyword.as_ref().is_some_and(|k| k.chars().count() > 64) {
-            errors.insert("keyword".into(), "关键字最长 64 个字符".into());
+            p.error("keyword", "关键字最长 64 个字符");
         }
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
+        p.finish()?;
         Ok(ListFilter {
             status,
             keyword,
