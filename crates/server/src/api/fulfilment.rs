@@ -21,9 +21,23 @@ fn meta(req: &HttpRequest) -> EventMeta {
     EventMeta::accepted(super::operator(req), crate::request_id::current(), Utc::now())
 }
 
+/// An operator's `yes`/`reject` decision with its note (required to reject, at most 500 chars).
+pub fn decision_with_note(decision: &str, note: Option<String>, yes: &str) -> Result<(bool, String), ApiError> {
+    let note = note.unwrap_or_default();
+    if note.chars().count() > 500 {
+        return Err(ApiError::field("note", "最多 500 个字符"));
+    }
+    match decision {
+        d if d == yes => Ok((true, note)),
+        "reject" if note.trim().is_empty() => Err(ApiError::field("note", "拒绝时必须写明原因")),
+        "reject" => Ok((false, note)),
+        _ => Err(ApiError::field("decision", format!("只能是 {yes} 或 reject"))),
+    }
+}
+
 /// Runs an operator's command (re-decided on the new state if the order changed meanwhile) and
 /// answers with the order as it now stands.
-async fn run(
+pub async fn run(
     state: &AppState,
     req: &HttpRequest,
     order_no: &str,
@@ -214,16 +228,7 @@ pub async fn review_screenshot(
     path: web::Path<String>,
     body: web::Json<ScreenshotReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let note = body.note.clone().unwrap_or_default();
-    if note.chars().count() > 500 {
-        return Err(ApiError::field("note", "最多 500 个字符"));
-    }
-    let confirm = match body.decision.as_str() {
-        "confirm" => true,
-        "reject" if note.trim().is_empty() => return Err(ApiError::field("note", "驳回时必须写明原因")),
-        "reject" => false,
-        _ => return Err(ApiError::field("decision", "只能是 confirm 或 reject")),
-    };
+    let (confirm, note) = decision_with_note(&body.decision, body.note.clone(), "confirm")?;
     Ok(HttpResponse::Ok().json(run(&state, &req, &path, OrderCommand::ReviewScreenshot { confirm, note }).await?))
 }
 

@@ -1,6 +1,5 @@
 //! Order views: the list (filters, keyset pagination), the detail and the event log.
 
-
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -208,28 +207,11 @@ pub async fn review_order(
     path: web::Path<String>,
     body: web::Json<ReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    use xyt_domain::order::{EventMeta, OrderCommand, ReviewDecision};
-    let note = body.note.clone().unwrap_or_default();
-    if note.chars().count() > 500 {
-        return Err(ApiError::field("note", "最多 500 个字符"));
-    }
-    let decision = match body.decision.as_str() {
-        "approve" => ReviewDecision::Approve { note },
-        "reject" if note.trim().is_empty() => return Err(ApiError::field("note", "拒绝时必须填写原因")),
-        "reject" => ReviewDecision::Reject { reason: note },
-        _ => return Err(ApiError::field("decision", "只能是 approve 或 reject")),
+    use xyt_domain::order::{OrderCommand, ReviewDecision};
+    let decision = match super::fulfilment::decision_with_note(&body.decision, body.note.clone(), "approve")? {
+        (true, note) => ReviewDecision::Approve { note },
+        (false, reason) => ReviewDecision::Reject { reason },
     };
-    let detail = detail_or_404(&state, &path).await?;
-    let order_no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
-    let meta = EventMeta::accepted(super::operator(&req), crate::request_id::current(), chrono::Utc::now());
-    state
-        .orders
-        .execute(
-            &order_no,
-            OrderCommand::Review(decision),
-            &meta,
-            xyt_store::orders::OnConflict::Retry,
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(detail_or_404(&state, &detail.order_no).await?))
+    let detail = super::fulfilment::run(&state, &req, &path, OrderCommand::Review(decision)).await?;
+    Ok(HttpResponse::Ok().json(detail))
 }

@@ -513,14 +513,22 @@ fn the_test_helper_md5_matches_the_xgj_vector() {
 async fn a_database_failure_answers_xgj_system_error_and_writes_nothing() {
     let app = spawn().await;
     // The intake table is gone (as good as the database failing mid-request).
-    sqlx::query("ALTER TABLE xgj_intake RENAME TO xgj_intake_away").execute(&app.pool).await.unwrap();
-    let (status, text) = app.post_raw(&app.purchase_call(&seed()).url, app.purchase_call(&seed()).body).await;
+    sqlx::query("ALTER TABLE xgj_intake RENAME TO xgj_intake_away")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, text) = app
+        .post_raw(&app.purchase_call(&seed()).url, app.purchase_call(&seed()).body)
+        .await;
     assert_eq!(status, 200, "XGJ reads codes, not statuses: {text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v, json!({"code": 500, "msg": "系统异常"}), "no cause leaks to XGJ");
     assert_eq!(app.event_count().await, 0);
     // Back: XGJ's retry succeeds.
-    sqlx::query("ALTER TABLE xgj_intake_away RENAME TO xgj_intake").execute(&app.pool).await.unwrap();
+    sqlx::query("ALTER TABLE xgj_intake_away RENAME TO xgj_intake")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(app.purchase(&seed()).await["code"], 0);
     app.finish().await;
 }

@@ -202,11 +202,20 @@ async fn the_events_endpoint_shows_both_intake_events_with_their_metadata() {
 #[tokio::test]
 async fn a_database_failure_is_a_503_envelope_without_the_cause() {
     let app = spawn().await;
-    sqlx::query("ALTER TABLE order_list RENAME TO order_list_away").execute(&app.pool).await.unwrap();
+    sqlx::query("ALTER TABLE order_list RENAME TO order_list_away")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let (status, v) = app.get("/api/orders").await;
     assert_eq!(status, 503, "{v}");
     assert_envelope(&v, "SERVICE_UNAVAILABLE");
-    assert!(!v.to_string().contains("order_list"), "the cause goes to the log, not the client: {v}");
-    sqlx::query("ALTER TABLE order_list_away RENAME TO order_list").execute(&app.pool).await.unwrap();
+    assert!(
+        !v.to_string().contains("order_list"),
+        "the cause goes to the log, not the client: {v}"
+    );
+    sqlx::query("ALTER TABLE order_list_away RENAME TO order_list")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     app.finish().await;
 }
