@@ -141,10 +141,14 @@ pub async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDeta
     )
 )]
 #[get("/orders/{orderNo}")]
-pub async fn get_order(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_order(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let mut detail = detail_or_404(&state, &path).await?;
     detail.active_qr_code = views::active_qr_code(&state.pool).await?;
-    Ok(HttpResponse::Ok().json(detail))
+    super::personal::answer(&state, &req, &detail.order_no, "detail", &detail).await
 }
 
 /// One order's event log (事件流), newest first.
@@ -158,7 +162,11 @@ pub async fn get_order(state: web::Data<AppState>, path: web::Path<String>) -> R
     )
 )]
 #[get("/orders/{orderNo}/events")]
-pub async fn get_order_events(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_order_events(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let detail = detail_or_404(&state, &path).await?;
     let mut items = views::order_events(&state.pool, &detail.order_no).await?;
     if items.first().map(|e| e.sequence) != Some(detail.version) {
@@ -170,10 +178,11 @@ pub async fn get_order_events(state: web::Data<AppState>, path: web::Path<String
             .map_err(ApiError::internal)?;
         items = views::order_events(&state.pool, &detail.order_no).await?;
     }
-    Ok(HttpResponse::Ok().json(OrderEventList {
+    let list = OrderEventList {
         order_no: detail.order_no,
         items,
-    }))
+    };
+    super::personal::answer(&state, &req, &list.order_no, "events", &list).await
 }
 
 /// 人工审核 decision.
