@@ -74,7 +74,7 @@ impl Redactor {
         // where they sit in a form instead.
         if v.chars().count() >= 2 && !self.pairs.iter().any(|(w, _)| w == v) {
             self.pairs.push((v.to_string(), masked));
-            self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         }
         self
     }
@@ -96,10 +96,8 @@ impl Redactor {
     pub fn json(&self, v: &mut serde_json::Value) {
         use serde_json::Value;
         match v {
-            Value::String(s) => {
-                if self.pairs.iter().any(|(w, _)| s.contains(w.as_str())) {
-                    *s = self.text(s);
-                }
+            Value::String(s) if self.pairs.iter().any(|(w, _)| s.contains(w.as_str())) => {
+                *s = self.text(s);
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
             Value::Object(map) => map.values_mut().for_each(|i| self.json(i)),

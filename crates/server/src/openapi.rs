@@ -76,6 +76,27 @@ fn with_access(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             .build()
             .into()
     };
+    let idempotency_key = {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some(
+                "1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat \
+                 with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the \
+                 same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(128))
+                    .pattern(Some("^[\\x21-\\x7e]+$")),
+            ))
+            .build()
+    };
     for (path, item) in api.paths.paths.iter_mut() {
         let ops = [
             ("GET", &mut item.get),
@@ -102,6 +123,11 @@ fn with_access(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
                 _ => line,
             });
+            if method == "POST" {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(idempotency_key.clone().into());
+            }
             let r = &mut op.responses.responses;
             r.entry("401".into())
                 .or_insert_with(|| error("No session or API key, or an expired or revoked one (`UNAUTHENTICATED`)"));

@@ -472,6 +472,14 @@ pub enum Claim {
     InProgress,
 }
 
+#[derive(FromRow)]
+struct KeptAnswer {
+    fingerprint: Vec<u8>,
+    status: Option<i16>,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+}
+
 pub async fn claim(pool: &PgPool, principal: &str, key: &str, fingerprint: &[u8]) -> Result<Claim, sqlx::Error> {
     // Expired or abandoned claims give way.
     sqlx::query(
@@ -497,7 +505,7 @@ pub async fn claim(pool: &PgPool, principal: &str, key: &str, fingerprint: &[u8]
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    let row: Option<(Vec<u8>, Option<i16>, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<KeptAnswer> = sqlx::query_as(
         "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE principal = $1 AND key = $2",
     )
     .bind(principal)
@@ -507,9 +515,14 @@ pub async fn claim(pool: &PgPool, principal: &str, key: &str, fingerprint: &[u8]
     Ok(match row {
         // Released between our insert and this read: treat as still running; the client retries.
         None => Claim::InProgress,
-        Some((fp, _, _, _)) if fp != fingerprint => Claim::Mismatch,
-        Some((_, None, _, _)) => Claim::InProgress,
-        Some((_, Some(status), content_type, body)) => Claim::Replay {
+        Some(k) if k.fingerprint != fingerprint => Claim::Mismatch,
+        Some(KeptAnswer { status: None, .. }) => Claim::InProgress,
+        Some(KeptAnswer {
+            status: Some(status),
+            content_type,
+            body,
+            ..
+        }) => Claim::Replay {
             status: status as u16,
             content_type,
             body: body.unwrap_or_default(),

@@ -24,6 +24,15 @@ pub enum AccountError {
     Hash(String),
 }
 
+/// A store refusal, for `what` (`user`, `api key`).
+fn stored(what: &'static str) -> impl Fn(WriteError) -> AccountError {
+    move |e| match e {
+        WriteError::Exists => AccountError::Exists(what),
+        WriteError::NotFound => AccountError::NotFound(what),
+        WriteError::Db(e) => AccountError::Db(e),
+    }
+}
+
 fn role(field: &'static str, s: &str) -> Result<Role, AccountError> {
     Role::parse(s.trim()).ok_or_else(|| AccountError::Field(field, "角色必须是 admin、operator 或 auditor".into()))
 }
@@ -53,11 +62,7 @@ pub async fn add_user(pool: &PgPool, actor: &str, input: NewUser) -> Result<User
     let password_hash = hash(input.password).await?;
     let user = store::create_user(pool, username.as_str(), &display_name, role, &password_hash)
         .await
-        .map_err(|e| match e {
-            WriteError::Exists => AccountError::Exists("user"),
-            WriteError::NotFound => AccountError::NotFound("user"),
-            WriteError::Db(e) => AccountError::Db(e),
-        })?;
+        .map_err(stored("user"))?;
     store::log(
         pool,
         "user_created",
@@ -107,11 +112,9 @@ pub async fn change_user(pool: &PgPool, actor: &str, username: &str, patch: User
     if let Some(p) = patch.password {
         change.password_hash = Some(hash(p).await?);
     }
-    let user = store::update_user(pool, username, &change).await.map_err(|e| match e {
-        WriteError::NotFound => AccountError::NotFound("user"),
-        WriteError::Exists => AccountError::Exists("user"),
-        WriteError::Db(e) => AccountError::Db(e),
-    })?;
+    let user = store::update_user(pool, username, &change)
+        .await
+        .map_err(stored("user"))?;
     store::log(
         pool,
         "user_changed",
@@ -141,11 +144,7 @@ pub async fn create_key(
     let key = super::new_api_key();
     let row = store::create_key(pool, name.as_str(), role, &super::sha256(&key), &key[..8], actor)
         .await
-        .map_err(|e| match e {
-            WriteError::Exists => AccountError::Exists("api key"),
-            WriteError::NotFound => AccountError::NotFound("api key"),
-            WriteError::Db(e) => AccountError::Db(e),
-        })?;
+        .map_err(stored("api key"))?;
     store::log(
         pool,
         "api_key_created",
@@ -159,11 +158,7 @@ pub async fn create_key(
 }
 
 pub async fn revoke_key(pool: &PgPool, actor: &str, name: &str) -> Result<ApiKey, AccountError> {
-    let row = store::revoke_key(pool, name.trim()).await.map_err(|e| match e {
-        WriteError::NotFound => AccountError::NotFound("api key"),
-        WriteError::Exists => AccountError::Exists("api key"),
-        WriteError::Db(e) => AccountError::Db(e),
-    })?;
+    let row = store::revoke_key(pool, name.trim()).await.map_err(stored("api key"))?;
     store::log(pool, "api_key_revoked", actor, Some(&row.name), None, json!({})).await?;
     Ok(row)
 }

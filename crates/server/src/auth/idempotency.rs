@@ -8,7 +8,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self, BytesMut};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -119,7 +119,7 @@ pub async fn middleware(
         }
         Ok(Claim::New) => {}
     }
-    req.set_payload(Payload::from(Bytes::from(body)));
+    req.set_payload(Payload::from(body));
     let res = match next.call(req).await {
         Ok(r) => r,
         Err(e) => {

@@ -167,8 +167,6 @@ pub fn client_with(headers: &[(&str, &str)]) -> reqwest::Client {
 #[derive(Clone)]
 pub struct Session {
     pub http: reqwest::Client,
-    pub cookie: String,
-    pub csrf: String,
 }
 
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
@@ -229,8 +227,6 @@ impl TestApp {
         let csrf = me["csrfToken"].as_str().unwrap().to_string();
         let s = Session {
             http: client_with(&[("cookie", &cookie), ("x-csrf-token", &csrf)]),
-            cookie,
-            csrf,
         };
         sessions.insert(username.into(), s.clone());
         s
@@ -280,6 +276,14 @@ impl TestApp {
         xyt_store::config::put_setting(&self.pool, "season_calendar", &calendar, "system:test")
             .await
             .unwrap();
+    }
+
+    /// Puts an image into the running app's file store; its sha256.
+    pub async fn running_files_put(&self, bytes: &[u8]) -> String {
+        let checked = xyt_integrations::files::check_image(bytes, &Default::default()).expect("a valid image");
+        let state = &self.running.as_ref().expect("the app runs").state;
+        state.files.put(bytes, &checked).await.unwrap();
+        checked.sha256
     }
 
     /// Stops the server (the database stays, for a restart on it).
