@@ -115,6 +115,15 @@ pub fn single_params(query: &str, names: &[&str]) -> Result<Vec<String>, String>
         .collect()
 }
 
+/// A body whose JSON carries a NUL or another control character in any string: the field it is
+/// in, for XGJ's error message. Nothing such reaches the database (PostgreSQL refuses NUL).
+pub fn control_char_field(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    xyt_domain::text::check_json(&v)
+        .err()
+        .map(|(field, bad)| format!("{}: {bad}", if field.is_empty() { "body" } else { &field }))
+}
+
 pub enum Freshness {
     Fresh,
     Invalid,
