@@ -8,6 +8,8 @@ pub mod buyer_page;
 pub mod config;
 pub mod delivery_worker;
 pub mod demo;
+pub mod heavy;
+pub mod input_guard;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;
