@@ -9,7 +9,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 use xyt_store::orders::OrderStore;
 
-use crate::api::error::{json_error, not_found, path_error, query_error};
+use crate::api::error::{json_error, path_error, query_error};
 use crate::config::Config;
 use crate::state::AppState;
 use crate::{api, openapi, request_id, workers, xgj};
@@ -116,7 +116,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .service(api::admin_scope())
             .service(xgj::scope())
             .into_app()
-            .default_service(web::to(not_found))
+            .default_service(web::to(crate::console::serve))
             .wrap(from_fn(request_id::middleware))
     })
     .workers(2)

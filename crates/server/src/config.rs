@@ -30,6 +30,8 @@ pub struct Config {
     pub wecom_base_url: Option<String>,
     /// Total time one outgoing HTTP call (WeCom, XGJ) may take.
     pub send_timeout: Duration,
+    /// The built operator console served at `/` (`XYT_CONSOLE_DIR`, default `frontend/dist`).
+    pub console_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,7 @@ impl Config {
             wecom_corp_secret: var("XYT_WECOM_CORP_SECRET"),
             wecom_base_url: var("XYT_WECOM_BASE_URL"),
             send_timeout: Duration::from_millis(number("XYT_SEND_TIMEOUT_MS", 10_000u64)?.max(100)),
+            console_dir: var("XYT_CONSOLE_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
         };
         Ok(config)
     }

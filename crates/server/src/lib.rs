@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod buyer_page;
 pub mod config;
+pub mod console;
 pub mod delivery_worker;
 pub mod demo;
 pub mod openapi;

@@ -33,17 +33,24 @@ pub struct DeliveryList {
     )
 )]
 #[get("/orders/{orderNo}/deliveries")]
-pub async fn order_deliveries(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn order_deliveries(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("订单 {path} 不存在"));
     let no = OrderNo::parse(&path).map_err(|_| not_found())?;
     if !xyt_store::views::order_has_events(&state.pool, no.as_str()).await? {
         return Err(not_found());
     }
     let items = deliveries::for_order(&state.pool, no.as_str()).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(super::etag::json(
+        &req,
+        &DeliveryList {
+            items,
+            next_cursor: None,
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -83,6 +90,7 @@ const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
 #[get("/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
+    req: HttpRequest,
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -105,7 +113,7 @@ pub async fn list_deliveries(
         cursor,
     };
     let (items, next_cursor) = deliveries::list(&state.pool, &filter).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList { items, next_cursor }))
+    Ok(super::etag::json(&req, &DeliveryList { items, next_cursor }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -72,6 +72,7 @@ pub fn config(database_url: &str) -> Config {
         wecom_corp_secret: None,
         wecom_base_url: None,
         send_timeout: Duration::from_millis(1500),
+        console_dir: std::env::temp_dir().join("xyt-test-no-console"),
     }
 }
 

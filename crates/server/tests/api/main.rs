@@ -3,6 +3,7 @@
 
 mod channels;
 mod config;
+mod console;
 mod deliveries;
 mod erp;
 mod forms;
