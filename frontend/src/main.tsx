@@ -20,7 +20,7 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <ConfigProvider locale={zhCN} theme={{ token: { colorPrimary: '#1677ff' } }}>
+    <ConfigProvider locale={zhCN} button={{ autoInsertSpace: false }} theme={{ token: { colorPrimary: '#1677ff' } }}>
       <AntApp>
         <QueryClientProvider client={queryClient}>
           <AuthProvider fallback={<Spin style={{ display: 'block', marginTop: 120 }} tip="加载中" size="large" />}>

@@ -3,6 +3,7 @@ import { getRouteApi, useNavigate } from '@tanstack/react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Alert,
+  App,
   Badge,
   Button,
   Calendar,
@@ -145,6 +146,7 @@ function CalendarTab() {
 
 function PriceCell({ p, admin }: { p: Schemas['PriceEntry']; admin: boolean }) {
   const qc = useQueryClient();
+  const { message } = App.useApp();
   const [value, setValue] = useState(p.settlementAmount);
   const m = useKeyedMutation(
     (v: string, key: string) =>
@@ -155,7 +157,10 @@ function PriceCell({ p, admin }: { p: Schemas['PriceEntry']; admin: boolean }) {
           headers: { 'Idempotency-Key': key },
         }),
       ),
-    () => void qc.invalidateQueries({ queryKey: ['config'] }),
+    (saved) => {
+      void message.success(`已保存:${saved.ticketType} ${saved.seasonLabel} 结算价 ${yuan(saved.settlementAmount)}`);
+      void qc.invalidateQueries({ queryKey: ['config'] });
+    },
   );
   if (!admin) return <>{yuan(p.settlementAmount)}</>;
   const err = m.error ? fieldData(m.error)[0]?.errors[0] : undefined;
@@ -181,7 +186,6 @@ function PriceCell({ p, admin }: { p: Schemas['PriceEntry']; admin: boolean }) {
         </Button>
       </Space.Compact>
       {m.error ? <Typography.Text type="danger">{err ?? (m.error as Error).message}</Typography.Text> : null}
-      {m.isSuccess && value === p.settlementAmount ? <Typography.Text type="success">已保存</Typography.Text> : null}
     </Space>
   );
 }

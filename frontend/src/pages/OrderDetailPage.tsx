@@ -149,7 +149,13 @@ export default function OrderDetailPage() {
         ) : (
           <Typography.Paragraph>
             买家还没有提交资料。表单链接:
-            {d.formLink ? <Typography.Text copyable>{d.formLink}</Typography.Text> : '-'}
+            {d.formLink ? (
+              <Typography.Text copyable data-testid="form-link">
+                {d.formLink}
+              </Typography.Text>
+            ) : (
+              '-'
+            )}
           </Typography.Paragraph>
         )}
       </Section>
