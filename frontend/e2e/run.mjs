@@ -144,6 +144,7 @@ try {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      '--lang=zh-CN',
     ],
   });
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
@@ -220,9 +221,20 @@ try {
     await phone.locator('#certificateNo').fill('320911198804223314');
     const play = new Date(Date.now() + 10 * 86400_000).toISOString().slice(0, 10);
     await phone.locator('#playDate').fill(play);
+    // On a 360 px screen the country-code choice shows whole.
+    const cut = await phone.locator('#phoneCountryCode').evaluate((el) => {
+      const style = getComputedStyle(el);
+      const ctx2d = document.createElement('canvas').getContext('2d');
+      ctx2d.font = `${style.fontSize} ${style.fontFamily}`;
+      const text = ctx2d.measureText(el.options[el.selectedIndex].text).width;
+      const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return text > inner ? `${text.toFixed(0)} px of text in ${inner.toFixed(0)} px` : null;
+    });
+    if (cut) throw new Error(`country code cut off: ${cut}`);
     await shot('03-buyer-form-360px', phone);
     await phone.locator('#submit').click();
     await phone.locator('#submitted').waitFor({ state: 'visible' });
+    await phone.locator('#done').getByText('资料已提交').waitFor();
     await shot('04-buyer-submitted-360px', phone);
     await phone.close();
     // The detail page open in the console follows by itself.
