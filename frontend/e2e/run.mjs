@@ -41,6 +41,10 @@ async function step(name, fn) {
     failed++;
     log(`FAIL ${name}: ${e?.message ?? e}`);
     await current?.screenshot({ path: join(shots, 'FAILED.png'), fullPage: true }).catch(() => {});
+    if (process.env.E2E_DEBUG) {
+      const html = await current?.locator('.ant-modal-root').evaluateAll((els) => els.map((e) => e.outerHTML.slice(0, 3000)));
+      log(`modals: ${JSON.stringify(html)}`);
+    }
     throw e;
   }
 }
@@ -168,7 +172,7 @@ try {
   const signIn = async (user, pw) => {
     await page.getByLabel('用户名').fill(user);
     await page.getByLabel('密码').fill(pw);
-    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByRole('button', { name: /登录$/ }).click();
   };
 
   await step('an unsigned visit goes to 登录 and back after signing in', async () => {
@@ -263,10 +267,10 @@ try {
     await section('上传付款凭证').getByTestId('active-qr').waitFor();
     const amount = page.getByTestId('payment-amount');
     await amount.fill('abc');
-    await section('上传付款凭证').getByRole('button', { name: '确认付款' }).click();
+    await section('上传付款凭证').getByRole('button', { name: /确认付款$/ }).click();
     await section('上传付款凭证').getByText('金额:').waitFor();
     await amount.fill('380.00');
-    await section('上传付款凭证').getByRole('button', { name: '确认付款' }).click();
+    await section('上传付款凭证').getByRole('button', { name: /确认付款$/ }).click();
     await expectEvent('payment_confirmed');
     await section('上传付款凭证').getByTestId('payment-record').waitFor();
   });
@@ -316,6 +320,10 @@ try {
     await expectEvent('profit_share_settled');
     await page.getByTestId('reason-settle_profit_share').getByText('分润已结算').waitFor();
     await shot('07-order-detail');
+    await page.screenshot({ path: join(shots, '07-order-detail-top.png') });
+    for (const [i, title] of ['订单操作', '上传付款凭证', '截图上传 + OCR', '事件流'].entries()) {
+      await section(title).screenshot({ path: join(shots, `07-order-detail-section-${i + 1}.png`) });
+    }
   });
 
   await step('raw payloads open as formatted JSON, newest event first', async () => {
@@ -334,11 +342,14 @@ try {
     await shot('08-deliveries');
     await row.getByRole('button', { name: '人工补发' }).click();
     await page.getByTestId('resend-target').fill('not a target');
-    await page.locator('.ant-modal').getByRole('button', { name: '补发', exact: true }).click();
+    await page.locator('.ant-modal').getByRole('button', { name: /补发$/ }).click();
     await page.locator('.ant-modal').getByRole('alert').waitFor();
     await page.getByTestId('resend-target').fill('mock://agent-group/backup');
-    await page.locator('.ant-modal').getByRole('button', { name: '补发', exact: true }).click();
+    // Editing the target clears the error that was about it.
+    await page.locator('.ant-modal').getByRole('alert').waitFor({ state: 'detached' });
+    await page.locator('.ant-modal').getByRole('button', { name: /补发$/ }).click();
     await page.locator('.ant-modal').waitFor({ state: 'hidden' });
+    await page.locator('tr', { hasText: 'mock://agent-group/backup' }).first().waitFor();
     await page.goto(`${base}/orders/${orderNo}`);
     await expectEvent('delivery_resend_requested');
   });

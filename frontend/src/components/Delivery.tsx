@@ -54,7 +54,10 @@ export function ResendButton({ delivery, disabled }: { delivery: DeliveryView; d
         <Input
           placeholder="换一个目标(留空则发往原目标):mock://…、wecom-app:…、机器人 Webhook URL"
           value={target}
-          onChange={(e) => setTarget(e.target.value)}
+          onChange={(e) => {
+            setTarget(e.target.value);
+            if (m.isError) m.reset();
+          }}
           status={m.error ? 'error' : undefined}
           data-testid="resend-target"
         />
