@@ -1,14 +1,9 @@
 import { createContext, useContext, useEffect, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, call, onUnauthenticated, setCsrfToken } from './api/client';
+import { api, ApiError, call, onUnauthenticated, setCsrfToken, unwrap, type Schemas } from './api/client';
 
-export type Role = 'admin' | 'operator' | 'auditor';
-export interface Me {
-  username: string;
-  displayName: string;
-  role: Role;
-  csrfToken: string;
-}
+export type Role = Schemas['Role'];
+export type Me = Schemas['Me'];
 
 export const ROLE_LABEL: Record<Role, string> = { admin: '管理员', operator: '运营', auditor: '审计' };
 
@@ -28,25 +23,21 @@ export const useMe = () => useContext(MeContext);
 
 export async function fetchMe(): Promise<Me | null> {
   try {
-    const me = await call<Me>('GET', '/api/auth/me');
-    setCsrfToken(me.csrfToken);
+    const me = await unwrap(api.GET('/api/auth/me'));
+    setCsrfToken(me.csrfToken ?? null);
     return me;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       setCsrfToken(null);
       return null;
     }
-    // A server without sign-in (built before Access) has no /api/auth: act as its only user.
-    if (e instanceof ApiError && e.status === 404 && e.code === 'NOT_FOUND') {
-      return { username: '-', displayName: '未启用登录', role: 'admin', csrfToken: '' };
-    }
     throw e;
   }
 }
 
 export async function login(username: string, password: string): Promise<Me> {
-  const me = await call<Me>('POST', '/api/auth/login', { username, password });
-  setCsrfToken(me.csrfToken);
+  const me = await unwrap(api.POST('/api/auth/login', { body: { username, password } }));
+  setCsrfToken(me.csrfToken ?? null);
   return me;
 }
 

@@ -5,6 +5,7 @@
 //! input of a decision is recorded in the event, so replaying a stream years later reaches the
 //! same state whatever the configuration says by then.
 
+pub mod access;
 pub mod buyer;
 pub mod ids;
 pub mod matching;

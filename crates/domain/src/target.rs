@@ -85,6 +85,73 @@ impl Target {
     }
 }
 
+/// A configured target as every answer and the config history show it: a robot's key masked.
+pub fn masked(s: &str) -> String {
+    match Target::parse(s, false) {
+        Ok(t @ Target::WecomRobot { .. }) => t.display(),
+        _ => s.to_string(),
+    }
+}
+
+/// `serialize_with` for a stored target field: the key never leaves the server once saved.
+pub fn serialize_masked<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&masked(v))
+}
+
+/// Where operators may send messages: WeCom and nothing else. A robot must be
+/// `{wecom base}/cgi-bin/webhook/send?key=...` (the base is `https://qyapi.weixin.qq.com` unless
+/// configured, e.g. to a test's fake); an app chat `wecom-app:<chatid>`; a demo `mock://<name>`.
+/// An operator can never point a message (with its buyer data and payment proof) at a URL of
+/// their choosing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedTargets {
+    wecom_base: String,
+}
+
+impl AllowedTargets {
+    pub const DEFAULT_WECOM_BASE: &'static str = "https://qyapi.weixin.qq.com";
+
+    pub fn new(wecom_base: Option<&str>) -> Self {
+        let base = wecom_base
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .unwrap_or(Self::DEFAULT_WECOM_BASE);
+        Self {
+            wecom_base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Parses what an operator typed; anything but an allowed form is refused with the reason.
+    pub fn parse(&self, s: &str) -> Result<Target, TargetError> {
+        let t = Target::parse(s, false)?;
+        if self.allows(&t) {
+            Ok(t)
+        } else {
+            Err(TargetError(format!(
+                "只能发送到企业微信:机器人地址必须是 {}/cgi-bin/webhook/send?key=…,或 wecom-app:chatid、mock://名称",
+                self.wecom_base
+            )))
+        }
+    }
+
+    pub fn allows(&self, t: &Target) -> bool {
+        match t {
+            Target::WecomRobot { url } => {
+                let prefix = format!("{}/cgi-bin/webhook/send?key=", self.wecom_base);
+                url.len() > prefix.len()
+                    && url.is_char_boundary(prefix.len())
+                    && url[..prefix.len()].eq_ignore_ascii_case(&prefix)
+                    && url[prefix.len()..]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }
+            Target::WecomApp { .. } | Target::Mock { .. } => true,
+            // XGJ's callback is the order's own notify_url, never typed by an operator.
+            Target::XgjCallback { .. } => false,
+        }
+    }
+}
+
 /// The channel of a target, as the delivery rows name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +223,36 @@ fn webhook_url(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operators_can_only_reach_wecom() {
+        let real = AllowedTargets::new(None);
+        assert!(real
+            .parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123")
+            .is_ok());
+        assert!(real.parse("wecom-app:chat1").is_ok());
+        assert!(real.parse("mock://x").is_ok());
+        for bad in [
+            "https://evil.example.com/cgi-bin/webhook/send?key=abc",
+            "https://qyapi.weixin.qq.com.evil.example/cgi-bin/webhook/send?key=abc",
+            "https://qyapi.weixin.qq.com/cgi-bin/other?key=abc",
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=",
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a&url=https://evil",
+            "http://127.0.0.1:9/cgi-bin/webhook/send?key=abc",
+        ] {
+            assert!(real.parse(bad).is_err(), "{bad}");
+        }
+        let test = AllowedTargets::new(Some("http://127.0.0.1:9999/"));
+        assert!(test.parse("http://127.0.0.1:9999/cgi-bin/webhook/send?key=k1").is_ok());
+        assert!(test
+            .parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1")
+            .is_err());
+        assert_eq!(
+            masked("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234"),
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****1234"
+        );
+        assert_eq!(masked("mock://x"), "mock://x");
+    }
 
     #[test]
     fn targets_parse_by_their_form() {

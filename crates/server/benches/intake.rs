@@ -74,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         wecom_corp_secret: None,
         wecom_base_url: None,
         send_timeout: Duration::from_secs(5),
+        auth: Default::default(),
         console_dir: std::env::temp_dir().join("xyt-bench-no-console"),
     };
     let running = xyt_server::app::start(config, TcpListener::bind("127.0.0.1:0")?).await?;
@@ -82,7 +83,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let base = format!("http://{}", running.addr);
     let client = XgjSupplyClient::new(format!("{base}/xgj"), creds());
-    let http = reqwest::Client::new();
+    let (_, key) = xyt_server::auth::accounts::create_key(&running.state.pool, "bench", "bench", "auditor").await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {key}").parse()?);
+    let http = reqwest::Client::builder().default_headers(headers).build()?;
     let now = chrono::Utc::now().timestamp();
     // Warm up connections and caches.
     for _ in 0..20 {

@@ -72,7 +72,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             xgj: config.xgj.clone(),
         },
     )?);
+    let allowed_targets = xyt_domain::target::AllowedTargets::new(config.wecom_base_url.as_deref());
     let delivery_worker = Arc::new(crate::delivery_worker::DeliveryWorker {
+        targets: allowed_targets.clone(),
         pool: pool.clone(),
         orders: orders.clone(),
         sender,
@@ -80,6 +82,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         config: config.delivery.clone(),
     });
     let deliveries_task = crate::delivery_worker::spawn(delivery_worker.clone());
+    let config_auth = config.auth.clone();
     let state = web::Data::new(AppState {
         pool,
         orders,
@@ -88,6 +91,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         delivery_worker,
         pipeline,
         files,
+        auth: config_auth,
+        targets: allowed_targets,
     });
     let addr = listener.local_addr()?;
     let data = state.clone();
@@ -117,6 +122,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .service(xgj::scope())
             .into_app()
             .default_service(web::to(crate::console::serve))
+            // Innermost first: idempotency needs the principal the guard found; the headers go
+            // on every answer, refusals included; the request id wraps everything.
+            .wrap(from_fn(crate::auth::idempotency::middleware))
+            .wrap(from_fn(crate::auth::guard::guard))
+            .wrap(from_fn(crate::auth::guard::security_headers))
             .wrap(from_fn(request_id::middleware))
     })
     .workers(2)

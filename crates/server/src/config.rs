@@ -30,6 +30,8 @@ pub struct Config {
     pub wecom_base_url: Option<String>,
     /// Total time one outgoing HTTP call (WeCom, XGJ) may take.
     pub send_timeout: Duration,
+    /// Session lifetimes and sign-in throttling.
+    pub auth: crate::auth::AuthConfig,
     /// The built operator console served at `/` (`XYT_CONSOLE_DIR`, default `frontend/dist`).
     pub console_dir: std::path::PathBuf,
 }
@@ -56,6 +58,11 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
             .parse()
             .map_err(|_| ConfigError(format!("{name}={v} is not a valid number"))),
     }
+}
+
+/// `DATABASE_URL` alone, for the tools that need nothing else (`xyt user`, `xyt api-key`).
+pub fn database_url_from_env() -> Result<String, ConfigError> {
+    required("DATABASE_URL")
 }
 
 impl Config {
@@ -102,6 +109,11 @@ impl Config {
             wecom_corp_secret: var("XYT_WECOM_CORP_SECRET"),
             wecom_base_url: var("XYT_WECOM_BASE_URL"),
             send_timeout: Duration::from_millis(number("XYT_SEND_TIMEOUT_MS", 10_000u64)?.max(100)),
+            auth: crate::auth::AuthConfig {
+                session_idle: Duration::from_secs(60 * number("XYT_SESSION_IDLE_MINUTES", 480u64)?.max(1)),
+                session_absolute: Duration::from_secs(3600 * number("XYT_SESSION_MAX_HOURS", 168u64)?.max(1)),
+                ..Default::default()
+            },
             console_dir: var("XYT_CONSOLE_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
         };
         Ok(config)

@@ -13,6 +13,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
 
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
 const RESERVED: [&str; 5] = ["/api", "/xgj", "/f/", "/docs", "/healthz"];
 
 fn reserved(path: &str) -> bool {
@@ -52,6 +56,11 @@ async fn send(file: &Path, immutable: bool, head: bool) -> HttpResponse {
     match tokio::fs::read(file).await {
         Ok(bytes) => {
             let mut res = HttpResponse::Ok();
+            if file.extension().is_some_and(|e| e == "html") {
+                // The app loads only its own scripts; antd injects its styles at run time, and
+                // image previews are blob: URLs.
+                res.insert_header((header::CONTENT_SECURITY_POLICY, CONSOLE_CSP));
+            }
             res.content_type(content_type(file)).insert_header((
                 header::CACHE_CONTROL,
                 if immutable {

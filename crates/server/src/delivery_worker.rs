@@ -46,6 +46,8 @@ pub struct DeliveryWorker {
     pub sender: Arc<dyn Sender>,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub config: DeliveryConfig,
+    /// Robot URLs outside WeCom are never called.
+    pub targets: xyt_domain::target::AllowedTargets,
 }
 
 /// `base × 2^(attempt−1)`, capped, with ±20 % jitter so failed sends do not retry in lockstep.
@@ -89,6 +91,13 @@ impl DeliveryWorker {
             Reservation::Reserved { attempt_id, attempt } => (attempt_id, attempt),
         };
         let result = match Target::parse(&row.target, row.kind == "user_notify") {
+            // A robot URL stored before the WeCom-only rule (or with another base) is never called.
+            Ok(target @ Target::WecomRobot { .. }) if !self.targets.allows(&target) => Err(SendError {
+                class: ErrorClass::Permanent,
+                code: "TARGET_NOT_ALLOWED".into(),
+                message: "机器人地址不是企业微信的 webhook 地址".into(),
+                hint: Some("在配置中心改为企业微信机器人地址后补发".into()),
+            }),
             Ok(target) => self.send_all(&target, &row).await,
             Err(e) => Err(SendError {
                 class: ErrorClass::Permanent,

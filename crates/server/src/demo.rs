@@ -57,6 +57,27 @@ pub async fn is_empty(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .await
 }
 
+/// The demo's `admin` user, with a random password answered once; `None` when it exists already.
+/// Nothing ships a fixed password.
+pub async fn ensure_admin(pool: &PgPool) -> anyhow::Result<Option<String>> {
+    if xyt_store::access::get_user(pool, "admin").await?.is_some() {
+        return Ok(None);
+    }
+    let password: String = crate::auth::random_token().chars().take(20).collect();
+    let input = crate::auth::accounts::NewUser {
+        username: "admin".into(),
+        display_name: Some("管理员".into()),
+        role: "admin".into(),
+        password: password.clone(),
+    };
+    match crate::auth::accounts::add_user(pool, "demo", input).await {
+        Ok(_) => Ok(Some(password)),
+        // Another instance made it meanwhile.
+        Err(crate::auth::accounts::AccountError::Exists(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The demo goods and the whole demo config (ticket type, prices 380/426/498, the season
 /// calendar, a 180-day horizon, one active QR code, a mock agent group and price-alert target).
 pub async fn load_goods(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod buyer_page;
 pub mod config;
 pub mod console;

@@ -33,11 +33,156 @@ enum Command {
     Openapi,
     /// Drop every view and rebuild it from the event store.
     RebuildViews,
+    /// Operators: add, change a password, disable, list (passwords are read as one line on stdin).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API keys for integrations: create (the key is printed once, alone on the last line), list, revoke.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// XGJ tools.
     Xgj {
         #[command(subcommand)]
         command: XgjCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read as one line on standard input.
+    Add {
+        username: String,
+        /// admin, operator or auditor.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set a user's password (read as one line on standard input); ends its sessions.
+    Passwd { username: String },
+    /// Disable a user; ends its sessions.
+    Disable { username: String },
+    /// List the users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; it is printed once, alone on the last line of standard output.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, operator or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key; it fails at once.
+    Revoke { name: String },
+}
+
+/// One line from standard input, without its line ending (a prompt on stderr for a person).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("password (10–128 characters): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let p = line.strip_suffix('\n').unwrap_or(&line);
+    let p = p.strip_suffix('\r').unwrap_or(p);
+    Ok(p.to_string())
+}
+
+async fn tool_pool() -> anyhow::Result<xyt_store::PgPool> {
+    let pool = xyt_store::db::pool(&xyt_server::config::database_url_from_env()?, 2)?;
+    xyt_store::db::migrate(&pool).await.context("migrating the database")?;
+    Ok(pool)
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    use xyt_server::auth::accounts::{self, NewUser, UserPatch};
+    let pool = tool_pool().await?;
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            display_name,
+        } => {
+            let password = read_password()?;
+            let u = accounts::add_user(
+                &pool,
+                "cli",
+                NewUser {
+                    username,
+                    display_name,
+                    role,
+                    password,
+                },
+            )
+            .await?;
+            println!("added {} ({}, {})", u.username, u.role, u.display_name);
+        }
+        UserCommand::Passwd { username } => {
+            let password = read_password()?;
+            let patch = UserPatch {
+                password: Some(password),
+                ..Default::default()
+            };
+            let u = accounts::change_user(&pool, "cli", &username, patch).await?;
+            println!("password of {} changed; its sessions ended", u.username);
+        }
+        UserCommand::Disable { username } => {
+            let patch = UserPatch {
+                disabled: Some(true),
+                ..Default::default()
+            };
+            let u = accounts::change_user(&pool, "cli", &username, patch).await?;
+            println!("{} disabled; its sessions ended", u.username);
+        }
+        UserCommand::List => {
+            println!("{:<32} {:<9} {:<9} display name", "username", "role", "state");
+            for u in xyt_store::access::list_users(&pool).await? {
+                let state = if u.disabled { "disabled" } else { "enabled" };
+                println!("{:<32} {:<9} {:<9} {}", u.username, u.role, state, u.display_name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn api_key_command(command: ApiKeyCommand) -> anyhow::Result<()> {
+    use xyt_server::auth::accounts;
+    let pool = tool_pool().await?;
+    match command {
+        ApiKeyCommand::Create { name, role } => {
+            let (k, key) = accounts::create_key(&pool, "cli", &name, &role).await?;
+            println!("created API key {} ({}); it is shown only now:", k.name, k.role);
+            println!("{key}");
+        }
+        ApiKeyCommand::List => {
+            println!(
+                "{:<32} {:<9} {:<10} {:<25} state",
+                "name", "role", "prefix", "last used"
+            );
+            for k in xyt_store::access::list_keys(&pool).await? {
+                let used = k.last_used_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+                let state = if k.revoked_at.is_some() { "revoked" } else { "live" };
+                println!("{:<32} {:<9} {:<10} {:<25} {state}", k.name, k.role, k.key_prefix, used);
+            }
+        }
+        ApiKeyCommand::Revoke { name } => {
+            let k = accounts::revoke_key(&pool, "cli", &name).await?;
+            println!("revoked {}", k.name);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -123,6 +268,8 @@ async fn main() -> anyhow::Result<()> {
             println!("rebuilt the views of {n} orders");
             Ok(())
         }
+        Command::User { command } => user_command(command).await,
+        Command::ApiKey { command } => api_key_command(command).await,
         Command::Serve { demo: with_demo } => {
             init_tracing();
             let config = Config::from_env()?;
@@ -135,6 +282,16 @@ async fn main() -> anyhow::Result<()> {
                 demo::send_orders(&XgjSupplyClient::new(format!("{base}/xgj"), creds)).await?;
                 println!("demo config and orders loaded");
             }
+            let admin_line = if with_demo {
+                Some(match demo::ensure_admin(&running.state.pool).await? {
+                    Some(password) => {
+                        format!("admin / {password}   (shown once; change it with `xyt user passwd admin`)")
+                    }
+                    None => "admin (exists; reset its password with `xyt user passwd admin`)".to_string(),
+                })
+            } else {
+                None
+            };
             println!("xy-ticket is serving on {base}");
             println!("  console:      {base}/   (built from frontend/: npm ci && npm run build)");
             println!("  admin API:    {base}/api/orders");
@@ -142,6 +299,9 @@ async fn main() -> anyhow::Result<()> {
             println!("  OpenAPI:      {base}/api/openapi.json");
             println!("  XGJ gateway:  {base}/xgj   (enter https://<your host>/xgj in XGJ)");
             println!("  ERP push URL: {base}/xgj/erp/order-push");
+            if let Some(line) = admin_line {
+                println!("  sign in:      {line}");
+            }
             shutdown_signal().await;
             tracing::info!("shutting down");
             running.stop().await;

@@ -10,7 +10,11 @@ use utoipa_actix_web::AppExt;
         title = "xy-ticket",
         description = "Order back office for ticket resellers on Xianyu (闲鱼) through XGJ (闲管家). \
                        Admin API under /api (JSON, camelCase, errors as {code, message, fieldErrors?, requestId}); \
-                       XGJ gateway under /xgj (XGJ's own signed envelope)."
+                       XGJ gateway under /xgj (XGJ's own signed envelope). \
+                       Every /api operation but sign-in, the buyer's form and this document needs a session \
+                       (cookie `xyt_session`, plus `X-CSRF-Token` on state-changing requests) or an API key \
+                       (`Authorization: Bearer <key>`). Each operation says which roles may call it. \
+                       Every authenticated POST accepts `Idempotency-Key`."
     ),
     tags(
         (name = "orders", description = "Order views: list, detail, event log"),
@@ -18,6 +22,8 @@ use utoipa_actix_web::AppExt;
         (name = "deliveries", description = "Notification deliveries: every message sent, its attempts, resend"),
         (name = "public", description = "The buyer's form behind the card link (no sign-in; rate-limited)"),
         (name = "config", description = "The config centre: goods, seasons, prices, QR codes, agent groups, targets, history"),
+        (name = "auth", description = "Sign-in for the console: a session cookie and its CSRF token"),
+        (name = "admin", description = "Users, API keys, the security log and personal-data reads (admins)"),
         (name = "xgj", description = "Endpoints XGJ calls: virtual supply (/xgj/goofish/...) and the ERP order push"),
     )
 )]
@@ -38,6 +44,98 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .service(crate::api::admin_scope())
         .service(crate::xgj::scope())
         .split_for_parts();
+    with_access(api)
+}
+
+/// Adds the two security schemes and, to every guarded operation, its security requirement, the
+/// roles that may call it (from the same policy the guard enforces) and its 401/403 answers.
+fn with_access(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    use xyt_domain::access::{need, Need};
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::auth::SESSION_COOKIE,
+            "The console's session (POST /api/auth/login); state-changing requests also send X-CSRF-Token",
+        ))),
+    );
+    let mut bearer = Http::new(HttpAuthScheme::Bearer);
+    bearer.description = Some("An API key (`xyt api-key create`)".into());
+    components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    let error = |d: &str| -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(d)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+            .into()
+    };
+    let idempotency_key = {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some(
+                "1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat \
+                 with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the \
+                 same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(128))
+                    .pattern(Some("^[\\x21-\\x7e]+$")),
+            ))
+            .build()
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let ops = [
+            ("GET", &mut item.get),
+            ("PUT", &mut item.put),
+            ("POST", &mut item.post),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+            ("HEAD", &mut item.head),
+            ("OPTIONS", &mut item.options),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let needed = need(method, path);
+            if needed == Need::Nothing {
+                continue;
+            }
+            op.security = Some(vec![
+                SecurityRequirement::new("session", Vec::<String>::new()),
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+            ]);
+            let roles: Vec<&str> = needed.roles().iter().map(|r| r.as_str()).collect();
+            let line = format!("Roles: {}.", roles.join(", "));
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
+                _ => line,
+            });
+            if method == "POST" {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(idempotency_key.clone().into());
+            }
+            let r = &mut op.responses.responses;
+            r.entry("401".into())
+                .or_insert_with(|| error("No session or API key, or an expired or revoked one (`UNAUTHENTICATED`)"));
+            r.entry("403".into()).or_insert_with(|| {
+                error("The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`)")
+            });
+        }
+    }
     api
 }
 

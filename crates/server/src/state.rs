@@ -14,4 +14,7 @@ pub struct AppState {
     pub pipeline: Arc<crate::pipeline::Pipeline>,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub config: Arc<Config>,
+    pub auth: crate::auth::AuthConfig,
+    /// Where operators may send messages (WeCom only).
+    pub targets: xyt_domain::target::AllowedTargets,
 }

@@ -327,7 +327,9 @@ pub struct QrImage {
 pub struct AgentGroup {
     pub id: Uuid,
     pub name: String,
-    /// `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL.
+    /// `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL (its key masked
+    /// once saved: send the masked value back unchanged to keep the key).
+    #[serde(serialize_with = "xyt_domain::target::serialize_masked")]
     pub wecom_target: String,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -353,7 +355,9 @@ pub struct NotificationTarget {
     /// `price_alert` (价格异常提醒).
     pub purpose: String,
     pub name: String,
-    /// `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL.
+    /// `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL (its key masked
+    /// once saved: send the masked value back unchanged to keep the key).
+    #[serde(serialize_with = "xyt_domain::target::serialize_masked")]
     pub target: String,
     pub active: bool,
     pub created_at: DateTime<Utc>,

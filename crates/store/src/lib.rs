@@ -6,6 +6,7 @@
 //! per order, the last sequence they applied; [`projections::Projections::catch_up`] applies
 //! whatever is missing, so a crash between a commit and a view update heals by itself.
 
+pub mod access;
 pub mod config;
 pub mod config_centre;
 pub mod db;

@@ -4,6 +4,191 @@
  */
 
 export interface paths {
+    "/api/admin/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * All API keys, live first (never the keys themselves).
+         * @description Roles: admin.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key; the answer is the only time the key is shown.
+         * @description Roles: admin.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/api-keys/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key; it fails at once.
+         * @description Roles: admin.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/personal-data-reads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who read which order's whole personal data, newest first.
+         * @description Roles: admin.
+         */
+        get: operations["getPersonalDataReads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/security-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The security log, newest first: sign-ins, failures, locks, key use, user and key changes.
+         * @description Roles: admin.
+         */
+        get: operations["getSecurityLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * All users.
+         * @description Roles: admin.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        /**
+         * Add a user.
+         * @description Roles: admin.
+         */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's name, role, password, or disable it.
+         * @description Roles: admin.
+         */
+        patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in; sets the session cookie. */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: ends the session and clears the cookie.
+         * @description Roles: admin, operator, auditor.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in user (or API key), its role and the session's CSRF token.
+         * @description Roles: admin, operator, auditor.
+         */
+        get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config/agent-groups": {
         parameters: {
             query?: never;
@@ -11,10 +196,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All agent groups (代理群). */
+        /**
+         * All agent groups (代理群).
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listAgentGroups"];
         put?: never;
-        /** Adds an agent group. */
+        /**
+         * Adds an agent group.
+         * @description Roles: admin.
+         */
         post: operations["createAgentGroup"];
         delete?: never;
         options?: never;
@@ -30,10 +221,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Changes an agent group. */
+        /**
+         * Changes an agent group.
+         * @description Roles: admin.
+         */
         put: operations["updateAgentGroup"];
         post?: never;
-        /** Deletes an agent group. Orders already pushed keep the target recorded in their events. */
+        /**
+         * Deletes an agent group. Orders already pushed keep the target recorded in their events.
+         * @description Roles: admin.
+         */
         delete: operations["deleteAgentGroup"];
         options?: never;
         head?: never;
@@ -47,10 +244,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All goods (商品), by goods no. */
+        /**
+         * All goods (商品), by goods no.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listGoods"];
         put?: never;
-        /** Adds a goods: XGJ's goods no → ticket type, season label, price. */
+        /**
+         * Adds a goods: XGJ's goods no → ticket type, season label, price.
+         * @description Roles: admin.
+         */
         post: operations["createGoods"];
         delete?: never;
         options?: never;
@@ -65,12 +268,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One goods. */
+        /**
+         * One goods.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getGoods"];
-        /** Changes a goods. Optional fields left out keep their values. */
+        /**
+         * Changes a goods. Optional fields left out keep their values.
+         * @description Roles: admin.
+         */
         put: operations["updateGoods"];
         post?: never;
-        /** Deletes a goods. Orders keep the goods snapshot they were taken in with. */
+        /**
+         * Deletes a goods. Orders keep the goods snapshot they were taken in with.
+         * @description Roles: admin.
+         */
         delete: operations["deleteGoods"];
         options?: never;
         head?: never;
@@ -84,7 +296,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The history of config changes (配置变更记录), newest first: who, when, before and after. */
+        /**
+         * The history of config changes (配置变更记录), newest first: who, when, before and after.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listConfigChanges"];
         put?: never;
         post?: never;
@@ -101,10 +316,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All notification targets (通知目标): where the system's own messages go. */
+        /**
+         * All notification targets (通知目标): where the system's own messages go.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listNotificationTargets"];
         put?: never;
-        /** Adds a notification target. */
+        /**
+         * Adds a notification target.
+         * @description Roles: admin.
+         */
         post: operations["createNotificationTarget"];
         delete?: never;
         options?: never;
@@ -120,10 +341,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Changes a notification target. */
+        /**
+         * Changes a notification target.
+         * @description Roles: admin.
+         */
         put: operations["updateNotificationTarget"];
         post?: never;
-        /** Deletes a notification target. */
+        /**
+         * Deletes a notification target.
+         * @description Roles: admin.
+         */
         delete: operations["deleteNotificationTarget"];
         options?: never;
         head?: never;
@@ -137,7 +364,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The price table (结算价): ticket type × season → what the agent charges us. */
+        /**
+         * The price table (结算价): ticket type × season → what the agent charges us.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listPrices"];
         put?: never;
         post?: never;
@@ -155,10 +385,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Sets one settlement amount. */
+        /**
+         * Sets one settlement amount.
+         * @description Roles: admin.
+         */
         put: operations["putPrice"];
         post?: never;
-        /** Removes one settlement amount. */
+        /**
+         * Removes one settlement amount.
+         * @description Roles: admin.
+         */
         delete: operations["deletePrice"];
         options?: never;
         head?: never;
@@ -172,12 +408,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All payment QR codes (收款码), the active one first; without their images. */
+        /**
+         * All payment QR codes (收款码), the active one first; without their images.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listQrCodes"];
         put?: never;
         /**
          * Uploads a payment QR code image. Only PNG, JPEG and WebP are accepted, decided from the bytes
          *     (magic numbers and a full decode); the declared type and file name are ignored.
+         * @description Roles: admin.
          */
         post: operations["uploadQrCode"];
         delete?: never;
@@ -195,7 +435,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Makes this the one active QR code; the previous one is deactivated in the same transaction. */
+        /**
+         * Makes this the one active QR code; the previous one is deactivated in the same transaction.
+         * @description Roles: admin.
+         */
         post: operations["activateQrCode"];
         delete?: never;
         options?: never;
@@ -210,7 +453,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The QR code's image, byte for byte as uploaded, with its stored content type. */
+        /**
+         * The QR code's image, byte for byte as uploaded, with its stored content type.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getQrCodeImage"];
         put?: never;
         post?: never;
@@ -227,12 +473,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The season calendar (季节日历): date ranges → 淡季/平季/旺季, and a default. */
+        /**
+         * The season calendar (季节日历): date ranges → 淡季/平季/旺季, and a default.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getSeasonCalendar"];
         /**
          * Replaces the season calendar. Dated rules must not overlap each other, nor recurring rules
          *     each other (a dated rule may overlap a recurring one: it is the exception); errors are keyed
          *     like `rules[1]` or `rules[2].to`.
+         * @description Roles: admin.
          */
         put: operations["putSeasonCalendar"];
         post?: never;
@@ -249,9 +499,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The platform fee rate and the play-date horizon. */
+        /**
+         * The platform fee rate and the play-date horizon.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getSettings"];
-        /** Changes the settings given (all or none). */
+        /**
+         * Changes the settings given (all or none).
+         * @description Roles: admin.
+         */
         put: operations["putSettings"];
         post?: never;
         delete?: never;
@@ -267,7 +523,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All ticket types (票种), by name. */
+        /**
+         * All ticket types (票种), by name.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listTicketTypes"];
         put?: never;
         post?: never;
@@ -285,10 +544,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Creates a ticket type, or changes its description. */
+        /**
+         * Creates a ticket type, or changes its description.
+         * @description Roles: admin.
+         */
         put: operations["putTicketType"];
         post?: never;
-        /** Deletes a ticket type no goods uses; its price-table entries go with it. */
+        /**
+         * Deletes a ticket type no goods uses; its price-table entries go with it.
+         * @description Roles: admin.
+         */
         delete: operations["deleteTicketType"];
         options?: never;
         head?: never;
@@ -302,7 +567,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All deliveries, newest first, with personal data masked in the messages. */
+        /**
+         * All deliveries, newest first, with personal data masked in the messages.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listDeliveries"];
         put?: never;
         post?: never;
@@ -324,6 +592,7 @@ export interface paths {
         /**
          * Sends a delivery again now, optionally to another target; the attempt and who asked are
          *     recorded on the order.
+         * @description Roles: admin, operator.
          */
         post: operations["resendDelivery"];
         delete?: never;
@@ -339,7 +608,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An uploaded image, served to the admin API only, with a fixed image content type. */
+        /**
+         * An uploaded image, served to the admin API only, with a fixed image content type.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getFile"];
         put?: never;
         post?: never;
@@ -356,7 +628,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List orders, newest first. */
+        /**
+         * List orders, newest first.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["listOrders"];
         put?: never;
         post?: never;
@@ -376,6 +651,7 @@ export interface paths {
         /**
          * Orders per status (the list's quick filters: 待人工审核 N, 待代付 N, ...), under the same
          *     keyword and creation-time filters as the list; `status`, `limit` and `cursor` are ignored.
+         * @description Roles: admin, operator, auditor.
          */
         get: operations["countOrdersByStatus"];
         put?: never;
@@ -393,7 +669,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One order's detail (订单详情). */
+        /**
+         * One order's detail (订单详情).
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getOrder"];
         put?: never;
         post?: never;
@@ -412,7 +691,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 取消订单, any time before completion. */
+        /**
+         * 取消订单, any time before completion.
+         * @description Roles: admin, operator.
+         */
         post: operations["cancelOrder"];
         delete?: never;
         options?: never;
@@ -427,7 +709,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An order's deliveries, oldest first, messages whole. */
+        /**
+         * An order's deliveries, oldest first, messages whole.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getOrderDeliveries"];
         put?: never;
         post?: never;
@@ -444,7 +729,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One order's event log (事件流), newest first. */
+        /**
+         * One order's event log (事件流), newest first.
+         * @description Roles: admin, operator, auditor.
+         */
         get: operations["getOrderEvents"];
         put?: never;
         post?: never;
@@ -463,7 +751,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 确认付款: records the payment made by scanning the active QR code. */
+        /**
+         * 确认付款: records the payment made by scanning the active QR code.
+         * @description Roles: admin, operator.
+         */
         post: operations["confirmPayment"];
         delete?: never;
         options?: never;
@@ -483,6 +774,7 @@ export interface paths {
         /**
          * 上传付款凭证: a new upload supersedes the last. Needs a confirmed payment. JPEG or PNG of at
          *     most 2 MB (it goes to the agent group as a WeCom robot image).
+         * @description Roles: admin, operator.
          */
         post: operations["uploadPaymentProof"];
         delete?: never;
@@ -500,7 +792,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 结算分润. */
+        /**
+         * 结算分润.
+         * @description Roles: admin, operator.
+         */
         post: operations["settleProfitShare"];
         delete?: never;
         options?: never;
@@ -520,6 +815,7 @@ export interface paths {
         /**
          * 推送代理群: sends the order, the buyer's details and the payment proof to the agent group.
          *     The send runs now; its outcome (`order_pushed_to_agent` / `order_push_failed`) is on the order.
+         * @description Roles: admin, operator.
          */
         post: operations["pushToAgent"];
         delete?: never;
@@ -537,7 +833,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve or reject an order waiting for manual review. */
+        /**
+         * Approve or reject an order waiting for manual review.
+         * @description Roles: admin, operator.
+         */
         post: operations["reviewOrder"];
         delete?: never;
         options?: never;
@@ -554,7 +853,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 上传代理截图: OCR and matching run right after. */
+        /**
+         * 上传代理截图: OCR and matching run right after.
+         * @description Roles: admin, operator.
+         */
         post: operations["uploadScreenshot"];
         delete?: never;
         options?: never;
@@ -571,7 +873,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 复核截图匹配: confirm a mismatched screenshot, or reject it and ask for a new one. */
+        /**
+         * 复核截图匹配: confirm a mismatched screenshot, or reject it and ask for a new one.
+         * @description Roles: admin, operator.
+         */
         post: operations["reviewScreenshot"];
         delete?: never;
         options?: never;
@@ -741,7 +1046,10 @@ export interface components {
             name: string;
             /** Format: date-time */
             updatedAt: string;
-            /** @description `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL. */
+            /**
+             * @description `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL (its key masked
+             *     once saved: send the masked value back unchanged to keep the key).
+             */
             wecomTarget: string;
         };
         AgentGroupInput: {
@@ -751,6 +1059,22 @@ export interface components {
             name: string;
             /** @description `mock://<name>`, `wecom-app:<chatid>` (1–32 letters or digits) or an `https://` URL. */
             wecomTarget: string;
+        };
+        ApiKey: {
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** @description The key's first characters, to recognise it. */
+            keyPrefix: string;
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+            name: string;
+            /** Format: date-time */
+            revokedAt?: string | null;
+            role: components["schemas"]["Role"];
+        };
+        ApiKeyList: {
+            items: components["schemas"]["ApiKey"][];
         };
         /** @description One attempt as the API shows it. */
         AttemptView: {
@@ -818,6 +1142,28 @@ export interface components {
             items: components["schemas"]["ConfigChange"][];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             nextCursor?: string | null;
+        };
+        CreateApiKeyRequest: {
+            /** @example erp-sync */
+            name: string;
+            role: components["schemas"]["Role"];
+        };
+        CreateUserRequest: {
+            /** @description Defaults to the username. */
+            displayName?: string | null;
+            /** @description 10–128 characters. */
+            password: string;
+            role: components["schemas"]["Role"];
+            /**
+             * @description 2–32 of `a-z 0-9 . _ -`, starting with a letter or digit.
+             * @example alice
+             */
+            username: string;
+        };
+        CreatedApiKey: {
+            apiKey: components["schemas"]["ApiKey"];
+            /** @description The key, shown this once: use it as `Authorization: Bearer <key>`. */
+            key: string;
         };
         DeliveryList: {
             items: components["schemas"]["DeliveryView"][];
@@ -1019,6 +1365,22 @@ export interface components {
             review?: components["schemas"]["LatestRecord"] | null;
             screenshot?: components["schemas"]["LatestRecord"] | null;
         };
+        LoginRequest: {
+            password: string;
+            /** @example admin */
+            username: string;
+        };
+        /** @description The signed-in caller. */
+        Me: {
+            /** @description Send as `X-CSRF-Token` with every state-changing request of this session; absent for an API key. */
+            csrfToken?: string | null;
+            displayName: string;
+            role: components["schemas"]["Role"];
+            /** @description The role in Chinese, for the header. */
+            roleLabel: string;
+            /** @description The username, or the API key's name. */
+            username: string;
+        };
         /** @description Where the system's own messages go (the 【订单异常】 price alerts, ...). */
         NotificationTarget: {
             active: boolean;
@@ -1029,7 +1391,10 @@ export interface components {
             name: string;
             /** @description `price_alert` (价格异常提醒). */
             purpose: string;
-            /** @description `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL. */
+            /**
+             * @description `mock://<name>`, `wecom-app:<chatid>` or a robot webhook `https://` URL (its key masked
+             *     once saved: send the masked value back unchanged to keep the key).
+             */
             target: string;
             /** Format: date-time */
             updatedAt: string;
@@ -1218,6 +1583,21 @@ export interface components {
             qrCodeId: string;
             qrCodeLabel: string;
         };
+        PersonalDataRead: {
+            actor: string;
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            id: number;
+            orderNo: string;
+            /** @description `detail`, `events` or `deliveries`. */
+            what: string;
+        };
+        PersonalDataReads: {
+            items: components["schemas"]["PersonalDataRead"][];
+            /** Format: int64 */
+            nextBefore?: number | null;
+        };
         /** @description The decision with all its inputs, as recorded in `price_check_passed` / `price_check_failed`. */
         PriceCheck: {
             /** @example 0.02 */
@@ -1352,6 +1732,11 @@ export interface components {
             /** @description Required to reject (the reason shown on the order); optional to approve. */
             note?: string | null;
         };
+        /**
+         * @description A user's or an API key's role.
+         * @enum {string}
+         */
+        Role: "admin" | "operator" | "auditor";
         ScreenshotReviewRequest: {
             /** @description `confirm` (the screenshot is right after all) or `reject` (ask the agent for a new one). */
             decision: string;
@@ -1401,6 +1786,29 @@ export interface components {
          * @enum {string}
          */
         SeasonType: "low" | "mid" | "high";
+        SecurityEvent: {
+            actor: string;
+            address?: string | null;
+            /** Format: date-time */
+            at: string;
+            detail: Record<string, never>;
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description `login_succeeded`, `login_failed`, `login_locked`, `logout`, `api_key_used`,
+             *     `api_key_created`, `api_key_revoked`, `user_created`, `user_changed`.
+             */
+            kind: string;
+            subject?: string | null;
+        };
+        SecurityLog: {
+            items: components["schemas"]["SecurityEvent"][];
+            /**
+             * Format: int64
+             * @description Pass as `before` for the next page; absent on the last page.
+             */
+            nextBefore?: number | null;
+        };
         /** @description Single values. */
         Settings: {
             /**
@@ -1467,6 +1875,25 @@ export interface components {
             /** @description At most 500 characters. */
             description?: string | null;
         };
+        UpdateUserRequest: {
+            /** @description `true` disables the user and ends its sessions; `false` enables it again. */
+            disabled?: boolean | null;
+            displayName?: string | null;
+            /** @description A new password (10–128 characters); ends the user's sessions. */
+            password?: string | null;
+            role?: components["schemas"]["Role"] | null;
+        };
+        /** @description A user as listed (never the password hash). */
+        User: {
+            /** Format: date-time */
+            createdAt: string;
+            disabled: boolean;
+            displayName: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            updatedAt: string;
+            username: string;
+        };
         /**
          * @description 用户表单: the buyer's latest submission, whole (the detail is for signed-in operators only;
          *     lists and logs show it masked).
@@ -1491,6 +1918,9 @@ export interface components {
             /** Format: date-time */
             submittedAt?: string | null;
         };
+        UserList: {
+            items: components["schemas"]["User"][];
+        };
         /** @description XGJ's virtual-supply envelope. */
         XgjReply: {
             /**
@@ -1511,6 +1941,573 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A key with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live key by that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getPersonalDataReads: {
+        parameters: {
+            query?: {
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+                /** @description `nextBefore` of the previous page. */
+                before?: number;
+                /** @description Only reads of this order (personal-data reads). */
+                orderNo?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reads */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalDataReads"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid paging */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSecurityLog: {
+        parameters: {
+            query?: {
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+                /** @description `nextBefore` of the previous page. */
+                before?: number;
+                /** @description Only reads of this order (personal-data reads). */
+                orderNo?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the log */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityLog"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid paging */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The username is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description It would leave no enabled admin */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the `xyt_session` cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Wrong username or password, disabled or locked (one answer for all) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request came from a foreign origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failures from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong X-CSRF-Token, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listAgentGroups: {
         parameters: {
             query?: never;
@@ -1529,12 +2526,33 @@ export interface operations {
                     "application/json": components["schemas"]["AgentGroup"][];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     createAgentGroup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1553,6 +2571,24 @@ export interface operations {
                     "application/json": components["schemas"]["AgentGroup"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The name is taken */
             409: {
                 headers: {
@@ -1562,7 +2598,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid name or WeCom target */
+            /** @description Invalid name or WeCom target (`TARGET_NOT_ALLOWED`: not a WeCom target) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1598,6 +2634,24 @@ export interface operations {
                     "application/json": components["schemas"]["AgentGroup"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such group */
             404: {
                 headers: {
@@ -1616,7 +2670,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid name or WeCom target */
+            /** @description Invalid name or WeCom target (`TARGET_NOT_ALLOWED`: not a WeCom target) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1645,6 +2699,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description No such group */
             404: {
@@ -1675,12 +2747,33 @@ export interface operations {
                     "application/json": components["schemas"]["GoodsItem"][];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     createGoods: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1697,6 +2790,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GoodsItem"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The goods no exists already */
@@ -1740,6 +2851,24 @@ export interface operations {
                     "application/json": components["schemas"]["GoodsItem"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such goods */
             404: {
                 headers: {
@@ -1774,6 +2903,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GoodsItem"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such goods */
@@ -1815,6 +2962,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such goods */
             404: {
                 headers: {
@@ -1854,6 +3019,24 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigChangePage"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid filter */
             422: {
                 headers: {
@@ -1883,12 +3066,33 @@ export interface operations {
                     "application/json": components["schemas"]["NotificationTarget"][];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     createNotificationTarget: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1907,7 +3111,25 @@ export interface operations {
                     "application/json": components["schemas"]["NotificationTarget"];
                 };
             };
-            /** @description Invalid purpose, name or target */
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid purpose, name or target (`TARGET_NOT_ALLOWED`: not a WeCom target) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1943,6 +3165,24 @@ export interface operations {
                     "application/json": components["schemas"]["NotificationTarget"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such target */
             404: {
                 headers: {
@@ -1952,7 +3192,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid purpose, name or target */
+            /** @description Invalid purpose, name or target (`TARGET_NOT_ALLOWED`: not a WeCom target) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1982,6 +3222,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such target */
             404: {
                 headers: {
@@ -2009,6 +3267,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PriceEntry"][];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2047,6 +3323,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PriceEntry"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Deleted meanwhile by someone else */
@@ -2090,6 +3384,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such entry */
             404: {
                 headers: {
@@ -2128,12 +3440,33 @@ export interface operations {
                     "application/json": components["schemas"]["QrCode"][];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     uploadQrCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2164,6 +3497,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QrCode"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Larger than 2 MiB */
@@ -2198,7 +3549,10 @@ export interface operations {
     activateQrCode: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The QR code's id */
                 id: string;
@@ -2214,6 +3568,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QrCode"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such QR code */
@@ -2250,6 +3622,24 @@ export interface operations {
                     "image/webp": components["schemas"]["ImageBytes"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such QR code */
             404: {
                 headers: {
@@ -2279,6 +3669,24 @@ export interface operations {
                     "application/json": components["schemas"]["SeasonCalendar"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     putSeasonCalendar: {
@@ -2301,6 +3709,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SeasonCalendar"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Overlapping or invalid rules */
@@ -2332,6 +3758,24 @@ export interface operations {
                     "application/json": components["schemas"]["Settings"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     putSettings: {
@@ -2354,6 +3798,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Fee rate outside [0, 1), horizon outside 1–730 */
@@ -2383,6 +3845,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TicketType"][];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2419,6 +3899,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TicketType"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Deleted meanwhile by someone else */
@@ -2459,6 +3957,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description No such ticket type */
             404: {
@@ -2510,6 +4026,24 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryList"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid filter */
             422: {
                 headers: {
@@ -2524,7 +4058,10 @@ export interface operations {
     resendDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The delivery id */
                 id: string;
@@ -2544,6 +4081,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such delivery */
@@ -2596,6 +4151,24 @@ export interface operations {
                     "image/*": unknown;
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such file */
             404: {
                 headers: {
@@ -2636,6 +4209,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Invalid filter */
@@ -2689,6 +4280,24 @@ export interface operations {
                     "application/json": components["schemas"]["OrderCounts"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid filter */
             422: {
                 headers: {
@@ -2721,6 +4330,24 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDetail"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such order */
             404: {
                 headers: {
@@ -2735,7 +4362,10 @@ export interface operations {
     cancelOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -2754,6 +4384,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -2806,6 +4454,24 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryList"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such order */
             404: {
                 headers: {
@@ -2838,6 +4504,24 @@ export interface operations {
                     "application/json": components["schemas"]["OrderEventList"];
                 };
             };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such order */
             404: {
                 headers: {
@@ -2852,7 +4536,10 @@ export interface operations {
     confirmPayment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -2871,6 +4558,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -2905,7 +4610,10 @@ export interface operations {
     uploadPaymentProof: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -2924,6 +4632,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -2967,7 +4693,10 @@ export interface operations {
     settleProfitShare: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -2982,6 +4711,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -3007,7 +4754,10 @@ export interface operations {
     pushToAgent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -3026,6 +4776,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -3060,7 +4828,10 @@ export interface operations {
     reviewOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Our order number, `XY…` */
                 orderNo: string;
@@ -3080,6 +4851,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -3114,7 +4903,10 @@ export interface operations {
     uploadScreenshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -3133,6 +4925,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */
@@ -3176,7 +4986,10 @@ export interface operations {
     reviewScreenshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–128 visible ASCII characters. The first answer is kept 24 hours per caller and key: a repeat with the same request gets it again (header `Idempotency-Replayed: true`) and does nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first runs, 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 orderNo: string;
             };
@@ -3195,6 +5008,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderDetail"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such order */

@@ -36,12 +36,25 @@ pub fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, reqwest::E
         .build()
 }
 
-/// Sends and reads the whole reply. Transport failures and non-200 statuses are classified
-/// here; the body of a 200 is left to the caller.
+/// The most of a reply we read: WeCom's and XGJ's answers are a few hundred bytes; a far side
+/// that streams more is cut off rather than allowed to grow our memory.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Sends and reads the reply (at most [`MAX_REPLY_BYTES`]). Transport failures and non-200
+/// statuses are classified here; the body of a 200 is left to the caller.
 pub(crate) async fn send_and_read(req: reqwest::RequestBuilder) -> Result<String, SendError> {
-    let resp = req.send().await.map_err(classify::from_reqwest)?;
+    let mut resp = req.send().await.map_err(classify::from_reqwest)?;
     let status = resp.status().as_u16();
-    let body = resp.text().await.map_err(classify::from_reqwest)?;
+    let mut raw = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify::from_reqwest)? {
+        if raw.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(classify::bad_response(format!(
+                "reply larger than {MAX_REPLY_BYTES} bytes (HTTP {status})"
+            )));
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    let body = String::from_utf8_lossy(&raw).into_owned();
     match classify::http_status(status, &body) {
         Some(err) => Err(err),
         None => Ok(body),

@@ -719,7 +719,7 @@ pub async fn list_agent_groups(state: web::Data<AppState>) -> Result<HttpRespons
     responses(
         (status = 201, description = "Created", body = AgentGroup),
         (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 422, description = "Invalid name or WeCom target", body = ErrorBody),
+        (status = 422, description = "Invalid name or WeCom target (`TARGET_NOT_ALLOWED`: not a WeCom target)", body = ErrorBody),
     )
 )]
 #[post("/config/agent-groups")]
@@ -728,7 +728,8 @@ pub async fn create_agent_group(
     req: HttpRequest,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: AgentGroupInput = parse_body(body.into_inner())?;
+    let mut input: AgentGroupInput = parse_body(body.into_inner())?;
+    allowed_target(&state, "wecomTarget", &mut input.wecom_target, None)?;
     Ok(HttpResponse::Created().json(cc::create_agent_group(&state.pool, input, &operator(&req)).await?))
 }
 
@@ -742,7 +743,7 @@ pub async fn create_agent_group(
         (status = 200, description = "Updated", body = AgentGroup),
         (status = 404, description = "No such group", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 422, description = "Invalid name or WeCom target", body = ErrorBody),
+        (status = 422, description = "Invalid name or WeCom target (`TARGET_NOT_ALLOWED`: not a WeCom target)", body = ErrorBody),
     )
 )]
 #[put("/config/agent-groups/{id}")]
@@ -753,7 +754,9 @@ pub async fn update_agent_group(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("AGENT_GROUP_NOT_FOUND", "代理群", &path)?;
-    let input: AgentGroupInput = parse_body(body.into_inner())?;
+    let mut input: AgentGroupInput = parse_body(body.into_inner())?;
+    let current = cc::get_agent_group(&state.pool, id).await?.map(|g| g.wecom_target);
+    allowed_target(&state, "wecomTarget", &mut input.wecom_target, current.as_deref())?;
     Ok(HttpResponse::Ok().json(cc::update_agent_group(&state.pool, id, input, &operator(&req)).await?))
 }
 
@@ -782,6 +785,22 @@ pub async fn delete_agent_group(
 // Notification targets
 // ---------------------------------------------------------------------------------------------
 
+/// A target as typed, checked against where messages may go (WeCom only). `current` is the
+/// stored target on an update: its masked form, sent back unchanged, keeps it.
+fn allowed_target(state: &AppState, field: &str, typed: &mut String, current: Option<&str>) -> Result<(), ApiError> {
+    if let Some(current) = current {
+        if *typed == xyt_domain::target::masked(current) {
+            *typed = current.to_string();
+            return Ok(());
+        }
+    }
+    state.targets.parse(typed.trim()).map(|_| ()).map_err(|e| {
+        let mut err = ApiError::field(field, e.0);
+        err.code = "TARGET_NOT_ALLOWED";
+        err
+    })
+}
+
 /// All notification targets (通知目标): where the system's own messages go.
 #[utoipa::path(
     operation_id = "listNotificationTargets",
@@ -800,7 +819,7 @@ pub async fn list_notification_targets(state: web::Data<AppState>) -> Result<Htt
     request_body = NotificationTargetInput,
     responses(
         (status = 201, description = "Created", body = NotificationTarget),
-        (status = 422, description = "Invalid purpose, name or target", body = ErrorBody),
+        (status = 422, description = "Invalid purpose, name or target (`TARGET_NOT_ALLOWED`: not a WeCom target)", body = ErrorBody),
     )
 )]
 #[post("/config/notification-targets")]
@@ -809,7 +828,8 @@ pub async fn create_notification_target(
     req: HttpRequest,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: NotificationTargetInput = parse_body(body.into_inner())?;
+    let mut input: NotificationTargetInput = parse_body(body.into_inner())?;
+    allowed_target(&state, "target", &mut input.target, None)?;
     let row = cc::create_notification_target(&state.pool, input, &operator(&req)).await?;
     Ok(HttpResponse::Created().json(row))
 }
@@ -823,7 +843,7 @@ pub async fn create_notification_target(
     responses(
         (status = 200, description = "Updated", body = NotificationTarget),
         (status = 404, description = "No such target", body = ErrorBody),
-        (status = 422, description = "Invalid purpose, name or target", body = ErrorBody),
+        (status = 422, description = "Invalid purpose, name or target (`TARGET_NOT_ALLOWED`: not a WeCom target)", body = ErrorBody),
     )
 )]
 #[put("/config/notification-targets/{id}")]
@@ -834,7 +854,9 @@ pub async fn update_notification_target(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("NOTIFICATION_TARGET_NOT_FOUND", "通知目标", &path)?;
-    let input: NotificationTargetInput = parse_body(body.into_inner())?;
+    let mut input: NotificationTargetInput = parse_body(body.into_inner())?;
+    let current = cc::get_notification_target(&state.pool, id).await?.map(|t| t.target);
+    allowed_target(&state, "target", &mut input.target, current.as_deref())?;
     let row = cc::update_notification_target(&state.pool, id, input, &operator(&req)).await?;
     Ok(HttpResponse::Ok().json(row))
 }

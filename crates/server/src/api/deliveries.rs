@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use xyt_domain::order::{DeliveryResendRequested, EventMeta, OrderCommand};
-use xyt_domain::target::Target;
 use xyt_domain::OrderNo;
 use xyt_store::deliveries::{self, DeliveryView, ListFilter, ResendError, STATUSES, TYPES};
 use xyt_store::orders::OnConflict;
@@ -44,13 +43,11 @@ pub async fn order_deliveries(
         return Err(not_found());
     }
     let items = deliveries::for_order(&state.pool, no.as_str()).await?;
-    Ok(super::etag::json(
-        &req,
-        &DeliveryList {
-            items,
-            next_cursor: None,
-        },
-    ))
+    let list = DeliveryList {
+        items,
+        next_cursor: None,
+    };
+    super::personal::answer(&state, &req, no.as_str(), "deliveries", &list).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -151,7 +148,17 @@ pub async fn resend_delivery(
     let new_target = match body.target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(raw) => {
-            let t = Target::parse(raw, row.kind == "user_notify").map_err(|e| ApiError::field("target", e.0))?;
+            // Only WeCom: an operator can never send an order's text and proof to a URL of their
+            // choosing. XGJ's callback stays the order's own notify_url.
+            let refuse = |m: String| {
+                let mut e = ApiError::field("target", m);
+                e.code = "TARGET_NOT_ALLOWED";
+                e
+            };
+            if row.kind == "user_notify" {
+                return Err(refuse("闲管家回调只能发往订单自己的 notify_url,不能改目标".into()));
+            }
+            let t = state.targets.parse(raw).map_err(|e| refuse(e.0))?;
             Some((raw.to_string(), t.display(), t.channel().as_str().to_string()))
         }
     };

@@ -1,6 +1,8 @@
-//! The admin REST API (`/api`), JSON in camelCase. All operator routes live in the one scope
-//! built by [`admin_scope`], so that sign-in can guard them in one place.
+//! The admin REST API (`/api`), JSON in camelCase. Every route here is guarded by
+//! [`crate::auth::guard`] by method and path (the policy is `xyt_domain::access::need`).
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod deliveries;
 pub mod error;
@@ -8,6 +10,7 @@ pub mod etag;
 pub mod fulfilment;
 pub mod orders;
 pub mod params;
+pub mod personal;
 pub mod public;
 pub mod uploads;
 
@@ -25,6 +28,17 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
     >,
 > {
     scope::scope("/api")
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(admin::list_users)
+        .service(admin::create_user)
+        .service(admin::update_user)
+        .service(admin::list_api_keys)
+        .service(admin::create_api_key)
+        .service(admin::revoke_api_key)
+        .service(admin::security_log)
+        .service(admin::personal_data_reads)
         .service(orders::list_orders)
         // Before `/orders/{orderNo}`, which would take `counts` for an order number.
         .service(orders::count_orders)
@@ -45,16 +59,11 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .configure(config::configure)
 }
 
-/// Who is acting, for event metadata (`admin:<operator>`) and the config history. Until sign-in
-/// lands this is the `X-Operator` header (letters, digits, `._-@`, at most 64), else `unknown`;
-/// sign-in will replace it in this one place.
+/// Who is acting, for event metadata and the config history: `admin:<username>` for a signed-in
+/// user, `api:<key name>` for an API key. The guard has put the principal on every request that
+/// reaches a guarded handler; `X-Operator` and the like are ignored.
 pub fn operator(req: &actix_web::HttpRequest) -> String {
-    let name = req
-        .headers()
-        .get("x-operator")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)))
-        .unwrap_or("unknown");
-    format!("admin:{name}")
+    crate::auth::Principal::of(req)
+        .map(|p| p.source())
+        .unwrap_or_else(|| "system:unauthenticated".into())
 }

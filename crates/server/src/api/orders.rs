@@ -222,7 +222,7 @@ pub async fn get_order(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let detail = detail_or_404(&state, &path).await?;
-    Ok(super::etag::json(&req, &detail))
+    super::personal::answer(&state, &req, &detail.order_no, "detail", &detail).await
 }
 
 /// One order's event log (事件流), newest first.
@@ -252,13 +252,11 @@ pub async fn get_order_events(
             .map_err(ApiError::internal)?;
         items = views::order_events(&state.pool, &detail.order_no).await?;
     }
-    Ok(super::etag::json(
-        &req,
-        &OrderEventList {
-            order_no: detail.order_no,
-            items,
-        },
-    ))
+    let list = OrderEventList {
+        order_no: detail.order_no,
+        items,
+    };
+    super::personal::answer(&state, &req, &list.order_no, "events", &list).await
 }
 
 /// 人工审核 decision.

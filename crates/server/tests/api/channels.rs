@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use xyt_domain::pricing::SeasonType;
 
@@ -53,15 +53,35 @@ fn errcode(code: i64, msg: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"errcode": code, "errmsg": msg}))
 }
 
+/// A fake WeCom host with one robot (key `test-robot-key-0001`); the app under test must be
+/// started with this host as its WeCom base, the only place robots may be.
 async fn robot(script: Script) -> (MockServer, String) {
     let server = MockServer::start().await;
+    let url = robot_on(&server, "test-robot-key-0001", script).await;
+    (server, url)
+}
+
+/// Another robot on the same fake host, told apart by its key as on the real one.
+async fn robot_on(server: &MockServer, key: &str, script: Script) -> String {
     Mock::given(method("POST"))
         .and(path("/cgi-bin/webhook/send"))
+        .and(query_param("key", key))
         .respond_with(script)
-        .mount(&server)
+        .mount(server)
         .await;
-    let url = format!("{}/cgi-bin/webhook/send?key=test-robot-key-0001", server.uri());
-    (server, url)
+    format!("{}/cgi-bin/webhook/send?key={key}", server.uri())
+}
+
+/// The app, with `server` as its WeCom base.
+async fn spawn_for(server: &MockServer, poll: Option<Duration>) -> TestApp {
+    let base = server.uri();
+    spawn_with(move |c| {
+        c.wecom_base_url = Some(base);
+        if let Some(p) = poll {
+            c.delivery.poll = p;
+        }
+    })
+    .await
 }
 
 async fn set_agent_group_target(app: &TestApp, target: &str) {
@@ -103,7 +123,6 @@ fn push_of(items: &[Value]) -> Value {
 
 #[tokio::test]
 async fn a_failing_robot_is_retried_with_back_off_until_exactly_one_send_succeeds() {
-    let app = spawn().await;
     let script = Script::new(vec![
         ResponseTemplate::new(503),
         ok().set_delay(Duration::from_secs(5)), // longer than the 1.5 s send timeout
@@ -111,6 +130,7 @@ async fn a_failing_robot_is_retried_with_back_off_until_exactly_one_send_succeed
         ok(),
     ]);
     let (_server, url) = robot(script.clone()).await;
+    let app = spawn_for(&_server, None).await;
     set_agent_group_target(&app, &url).await;
     let no = order_with_form(&app, "4502196109060000101").await;
     let items = wait_for_deliveries(&app, &no, |items| {
@@ -166,10 +186,10 @@ async fn a_failing_robot_is_retried_with_back_off_until_exactly_one_send_succeed
 
 #[tokio::test]
 async fn error_60020_fails_permanently_at_once_and_a_resend_to_a_working_target_succeeds() {
-    let app = spawn().await;
     let msg = "not allow to access from your ip, hint: [1774065176489060742502293], from ip: 54.80.199.194, more info at https://open.work.weixin.qq.com/devtool/query?e=60020";
     let script = Script::new(vec![errcode(60020, msg)]);
     let (_server, url) = robot(script.clone()).await;
+    let app = spawn_for(&_server, None).await;
     set_agent_group_target(&app, &url).await;
     let no = order_with_form(&app, "4502196109060000102").await;
     let items = wait_for_deliveries(&app, &no, |items| {
@@ -203,7 +223,7 @@ async fn error_60020_fails_permanently_at_once_and_a_resend_to_a_working_target_
     assert!(failed["payload"]["targetGroupId"].is_string());
     assert_eq!(failed["after"]["userSyncStatus"], "failed");
     // Resend to a working target: sent, and an accepted event.
-    let (ok_server, ok_url) = robot(Script::new(vec![ok()])).await;
+    let ok_url = robot_on(&_server, "test-robot-key-0002", Script::new(vec![ok()])).await;
     let id = d["id"].as_str().unwrap();
     let (status, v) = app
         .post_json(&format!("/api/deliveries/{id}/resend"), &json!({"target": ok_url}))
@@ -214,15 +234,14 @@ async fn error_60020_fails_permanently_at_once_and_a_resend_to_a_working_target_
     let pushed = ev.iter().find(|e| e["eventType"] == "user_form_group_pushed").unwrap();
     assert_eq!(pushed["result"], "accepted");
     assert_eq!(script.calls(), 1);
-    drop(ok_server);
     app.finish().await;
 }
 
 #[tokio::test]
 async fn a_message_over_the_byte_limit_arrives_in_parts_within_the_limit() {
-    let app = spawn().await;
     let script = Script::new(vec![ok()]);
     let (_server, url) = robot(script.clone()).await;
+    let app = spawn_for(&_server, None).await;
     set_price_alert_target(&app, &url).await;
     let no = order_with_form(&app, "4502196109060000103").await;
     // A long text queued on the order as a price alert would be.
@@ -268,9 +287,9 @@ async fn a_message_over_the_byte_limit_arrives_in_parts_within_the_limit() {
 
 #[tokio::test]
 async fn thirty_alerts_for_one_robot_never_send_more_than_twenty_in_a_minute() {
-    let app = spawn().await;
     let script = Script::new(vec![ok()]);
     let (_server, url) = robot(script.clone()).await;
+    let app = spawn_for(&_server, None).await;
     let mut tx = app.pool.begin().await.unwrap();
     let no = order_with_form(&app, "4502196109060000104").await;
     for seq in 0..30 {
@@ -324,9 +343,9 @@ async fn thirty_alerts_for_one_robot_never_send_more_than_twenty_in_a_minute() {
 #[tokio::test]
 async fn two_worker_instances_over_the_same_table_send_each_delivery_once() {
     // Workers that never poll on their own: the test drives two of them at once.
-    let app = spawn_with(|c| c.delivery.poll = Duration::from_secs(3600)).await;
     let script = Script::new(vec![ok().set_delay(Duration::from_millis(30))]);
     let (_server, url) = robot(script.clone()).await;
+    let app = spawn_for(&_server, Some(Duration::from_secs(3600))).await;
     set_agent_group_target(&app, &url).await;
     sqlx::query("UPDATE notification_targets SET target = 'mock://ops'")
         .execute(&app.pool)
@@ -353,6 +372,7 @@ async fn two_worker_instances_over_the_same_table_send_each_delivery_once() {
         ),
         files: std::sync::Arc::new(xyt_integrations::files::LocalFileStore::new(std::env::temp_dir())),
         config: xyt_server::delivery_worker::DeliveryConfig::default(),
+        targets: xyt_domain::target::AllowedTargets::new(Some(&_server.uri())),
     };
     let (a, b) = (worker(1), worker(2));
     let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
@@ -369,9 +389,9 @@ async fn two_worker_instances_over_the_same_table_send_each_delivery_once() {
 
 #[tokio::test]
 async fn deliveries_pending_when_the_process_stops_are_sent_once_after_it_starts_again() {
-    let mut app = spawn_with(|c| c.delivery.poll = Duration::from_secs(3600)).await;
     let script = Script::new(vec![ok()]);
     let (_server, url) = robot(script.clone()).await;
+    let mut app = spawn_for(&_server, Some(Duration::from_secs(3600))).await;
     set_agent_group_target(&app, &url).await;
     let no = order_with_form(&app, "4502196109060000105").await;
     assert_eq!(
@@ -381,7 +401,11 @@ async fn deliveries_pending_when_the_process_stops_are_sent_once_after_it_starts
     );
     app.stop_server().await;
     assert_eq!(script.calls(), 0);
-    let again = spawn_on(app.db_name.clone(), app.database_url.clone()).await;
+    let base = _server.uri();
+    let again = spawn_on_with(app.db_name.clone(), app.database_url.clone(), |c| {
+        c.wecom_base_url = Some(base)
+    })
+    .await;
     wait_for_deliveries(&again, &no, |items| items.iter().all(|d| d["status"] == "sent")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(script.calls(), 1, "sent once, not lost, not twice");

@@ -153,9 +153,9 @@ async fn a_delivery_without_a_configured_target_fails_visibly_and_can_be_resent_
     assert!(alert["lastErrorHint"].as_str().unwrap().contains("配置中心"));
     let id = alert["id"].as_str().unwrap();
     let r = app
-        .http
+        .signed_in("bob")
+        .await
         .post(format!("{}/api/deliveries/{id}/resend", app.base))
-        .header("x-operator", "bob")
         .json(&json!({"target": "mock://ops-bot"}))
         .send()
         .await

@@ -141,9 +141,9 @@ async fn approving_the_reviewed_seed_order_moves_it_to_awaiting_payment() {
     let (no, token) = seed_order(&app).await;
     submit(&app, &token, &good_form(next_date_in(SeasonType::Mid))).await;
     let r = app
-        .http
+        .signed_in("alice")
+        .await
         .post(format!("{}/api/orders/{no}/review", app.base))
-        .header("x-operator", "alice")
         .json(&json!({"decision": "approve", "note": "价格已与代理确认"}))
         .send()
         .await

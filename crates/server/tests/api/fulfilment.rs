@@ -26,9 +26,9 @@ async fn activate_qr(app: &TestApp) {
 async fn upload(app: &TestApp, no: &str, what: &str, bytes: Vec<u8>, name: &str, mime: &str) -> (u16, Value) {
     let part = Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap();
     let r = app
-        .http
+        .signed_in("carol")
+        .await
         .post(format!("{}/api/orders/{no}/{what}", app.base))
-        .header("x-operator", "carol")
         .multipart(Form::new().part("file", part))
         .send()
         .await
@@ -152,16 +152,16 @@ async fn an_order_is_driven_through_the_api_to_completed_with_the_profit_share_s
     let ev = wait_for_events(&app, &no, &["profit_share_settled"]).await;
     let sources = event_sources(&ev);
     for (name, source) in [
-        ("payment_confirmed", "admin:unknown"),
+        ("payment_confirmed", "api:test-admin"),
         ("payment_proof_uploaded", "admin:carol"),
-        ("order_push_requested", "admin:unknown"),
+        ("order_push_requested", "api:test-admin"),
         ("order_pushed_to_agent", "system"),
         ("agent_screenshot_uploaded", "admin:carol"),
         ("screenshot_ocr_completed", "system"),
         ("screenshot_matched", "system"),
         ("user_notified", "system"),
         ("profit_share_calculated", "system"),
-        ("profit_share_settled", "admin:unknown"),
+        ("profit_share_settled", "api:test-admin"),
     ] {
         assert!(
             sources.contains(&(name.to_string(), source.to_string())),

@@ -31,7 +31,11 @@ pub struct TestApp {
     pub base: String,
     pub pool: PgPool,
     pub xgj: XgjSupplyClient,
+    /// Signed with the admin API key `test-admin` (events say `api:test-admin`).
     pub http: reqwest::Client,
+    /// No credentials at all.
+    pub anonymous: reqwest::Client,
+    sessions: tokio::sync::Mutex<std::collections::HashMap<String, Session>>,
     pub db_name: String,
     pub database_url: String,
     running: Option<Running>,
@@ -72,6 +76,7 @@ pub fn config(database_url: &str) -> Config {
         wecom_corp_secret: None,
         wecom_base_url: None,
         send_timeout: Duration::from_millis(1500),
+        auth: xyt_server::auth::AuthConfig::default(),
         console_dir: std::env::temp_dir().join("xyt-test-no-console"),
     }
 }
@@ -102,7 +107,13 @@ pub async fn spawn_bare() -> TestApp {
 }
 
 pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
-    let c = config(&database_url);
+    spawn_on_with(db_name, database_url, |_| {}).await
+}
+
+/// A restart on an existing database, with a changed configuration.
+pub async fn spawn_on_with(db_name: String, database_url: String, change: impl FnOnce(&mut Config)) -> TestApp {
+    let mut c = config(&database_url);
+    change(&mut c);
     spawn_configured(db_name, database_url, c).await
 }
 
@@ -117,18 +128,119 @@ async fn start_app(db_name: String, database_url: String, config: Config) -> Tes
     let running = app::start(config, listener).await.expect("the app starts");
     let base = format!("http://{}", running.addr);
     let pool = running.state.pool.clone();
+    // A restart on the same database already has `test-admin`: the new process gets its own key.
+    let key = match xyt_server::auth::accounts::create_key(&pool, "test", "test-admin", "admin").await {
+        Ok((_, key)) => key,
+        Err(_) => {
+            let name = format!("test-admin-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            xyt_server::auth::accounts::create_key(&pool, "test", &name, "admin")
+                .await
+                .expect("the test admin key")
+                .1
+        }
+    };
     TestApp {
         xgj: XgjSupplyClient::new(format!("{base}/xgj"), creds()),
         base,
         pool,
-        http: reqwest::Client::new(),
+        http: client_with(&[("authorization", &format!("Bearer {key}"))]),
+        anonymous: reqwest::Client::new(),
+        sessions: Default::default(),
         db_name,
         database_url,
         running: Some(running),
     }
 }
 
+/// A client that sends these headers on every request.
+pub fn client_with(headers: &[(&str, &str)]) -> reqwest::Client {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            reqwest::header::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    reqwest::Client::builder().default_headers(map).build().unwrap()
+}
+
+/// A signed-in console session: its cookie and CSRF token on every request.
+#[derive(Clone)]
+pub struct Session {
+    pub http: reqwest::Client,
+}
+
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
 impl TestApp {
+    /// Adds a user with [`TEST_PASSWORD`].
+    pub async fn add_user(&self, username: &str, role: &str) {
+        xyt_server::auth::accounts::add_user(
+            &self.pool,
+            "test",
+            xyt_server::auth::accounts::NewUser {
+                username: username.into(),
+                display_name: None,
+                role: role.into(),
+                password: TEST_PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("the user is added");
+    }
+
+    /// Signs in through `POST /api/auth/login`; the raw answer.
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.anonymous
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A session of `username` (an admin, added on first use): its events say `admin:<username>`.
+    pub async fn signed_in(&self, username: &str) -> reqwest::Client {
+        self.session(username, "admin").await.http
+    }
+
+    /// A session of `username` with `role` (added on first use).
+    pub async fn session(&self, username: &str, role: &str) -> Session {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(s) = sessions.get(username) {
+            return s.clone();
+        }
+        self.add_user(username, role).await;
+        let r = self.login(username, TEST_PASSWORD).await;
+        assert_eq!(r.status(), 200, "sign-in of {username}");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("xyt_session="))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let me: Value = r.json().await.unwrap();
+        let csrf = me["csrfToken"].as_str().unwrap().to_string();
+        let s = Session {
+            http: client_with(&[("cookie", &cookie), ("x-csrf-token", &csrf)]),
+        };
+        sessions.insert(username.into(), s.clone());
+        s
+    }
+
+    /// A new API key with `role`.
+    pub async fn api_key(&self, name: &str, role: &str) -> String {
+        xyt_server::auth::accounts::create_key(&self.pool, "test", name, role)
+            .await
+            .expect("the key is created")
+            .1
+    }
+
     /// The demo goods, price table (初级道 3 小时: 380 / 426 / 498) and season calendar.
     async fn seed_goods(&self) {
         for g in xyt_server::demo::demo_goods() {
@@ -165,6 +277,14 @@ impl TestApp {
         xyt_store::config::put_setting(&self.pool, "season_calendar", &calendar, "system:test")
             .await
             .unwrap();
+    }
+
+    /// Puts an image into the running app's file store; its sha256.
+    pub async fn running_files_put(&self, bytes: &[u8]) -> String {
+        let checked = xyt_integrations::files::check_image(bytes, &Default::default()).expect("a valid image");
+        let state = &self.running.as_ref().expect("the app runs").state;
+        state.files.put(bytes, &checked).await.unwrap();
+        checked.sha256
     }
 
     /// Stops the server (the database stays, for a restart on it).

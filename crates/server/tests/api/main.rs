@@ -1,6 +1,7 @@
 //! Integration tests: the real app on an ephemeral port, a fresh PostgreSQL database per test,
 //! real HTTP. One binary, so the app links once.
 
+mod access;
 mod channels;
 mod config;
 mod console;
