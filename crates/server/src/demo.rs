@@ -98,31 +98,25 @@ pub async fn send_orders(client: &XgjSupplyClient) -> anyhow::Result<()> {
         purchase("4502196109060007002", "中级道 全天-旺季", 1),
         purchase("4502196109060007003", "初级道 3 小时-旺季", 2),
     ];
+    let mut seed_link = String::new();
     for body in &orders {
         let answer = client
             .send(&client.supply_call(path, body, Utc::now().timestamp()))
             .await?;
         anyhow::ensure!(answer["code"] == 0, "demo order {} refused: {answer}", body["order_no"]);
+        if seed_link.is_empty() {
+            // The card XGJ shows the buyer is the form link.
+            seed_link = answer["data"]["card_items"][0]["card_pwd"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
     }
     // The seed's buyer fills in the form (check digit corrected, a mid-season date): the price
     // check fails as on the seed page, the ops alert and the agent-group push go out (mock).
     let base = client_base(client);
     let http = reqwest::Client::new();
-    let page: serde_json::Value = http
-        .get(format!("{base}/api/orders?keyword=4502196109060005933"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let order_no = page["items"][0]["orderNo"].as_str().unwrap_or_default().to_string();
-    let detail: serde_json::Value = http
-        .get(format!("{base}/api/orders/{order_no}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let link = detail["formLink"].as_str().unwrap_or_default();
-    let token = link.rsplit('/').next().unwrap_or_default();
+    let token = seed_link.rsplit('/').next().unwrap_or_default();
     let calendar = xyt_domain::pricing::SeasonCalendar::demo();
     let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let play_date = (1..170)

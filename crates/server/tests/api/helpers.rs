@@ -106,6 +106,13 @@ pub async fn spawn_bare() -> TestApp {
     app
 }
 
+/// Nothing seeded at all: an empty database, as `xyt serve --demo` finds it.
+pub async fn spawn_empty() -> TestApp {
+    let (db_name, database_url) = fresh_database().await;
+    let c = config(&database_url);
+    start_app(db_name, database_url, c).await
+}
+
 pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
     spawn_on_with(db_name, database_url, |_| {}).await
 }
