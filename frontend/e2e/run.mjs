@@ -313,7 +313,8 @@ try {
     await expectEvent('profit_share_settled');
     await page.getByTestId('reason-settle_profit_share').getByText('分润已结算').waitFor();
     await shot('07-order-detail');
-    await page.screenshot({ path: join(shots, '07-order-detail-top.png') });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, '07-order-detail-top.png'), fullPage: true, clip: { x: 0, y: 0, width: 1400, height: 1500 } });
     for (const [i, title] of ['订单操作', '上传付款凭证', '截图上传 + OCR', '事件流'].entries()) {
       await section(title).screenshot({ path: join(shots, `07-order-detail-section-${i + 1}.png`) });
     }
