@@ -360,6 +360,11 @@ try {
     await shot('09-config-prices');
     await page.goto(`${base}/config?tab=history`);
     await page.locator('tr', { hasText: 'price' }).first().waitFor();
+    await page.goto(`${base}/config?tab=ticket-types`);
+    await page.getByPlaceholder('票种,例如 初级道 3 小时').fill('中级道 全天');
+    await page.getByPlaceholder('说明').fill('e2e 新增');
+    await page.getByRole('button', { name: '新增 / 更新票种' }).click();
+    await page.locator('tr', { hasText: 'e2e 新增' }).waitFor();
     await page.goto(`${base}/config?tab=calendar`);
     await page.locator('[data-season]').first().waitFor();
     await shot('10-config-calendar');
@@ -375,6 +380,17 @@ try {
       if (key.trim().length < 16) throw new Error(`key shown: ${key}`);
       await shot('11-users-keys');
       await page.getByRole('button', { name: '我已保存' }).click();
+    });
+
+    await step('a session lost mid-page goes to 登录 and back to the same order', async () => {
+      await page.goto(`${base}/orders/${orderNo}`);
+      await status('已完成');
+      await ctx.clearCookies();
+      // The next poll answers 401: the page sends the operator to sign in, then back here.
+      await page.waitForURL(/\/login\?redirect=/, { timeout: 5000 });
+      await signIn('admin', ADMIN_PW);
+      await page.waitForURL(`${base}/orders/${orderNo}`);
+      await status('已完成');
     });
 
     await step('an auditor sees the order and no action button', async () => {

@@ -51,8 +51,11 @@ export function here(): string {
   return window.location.pathname + window.location.search;
 }
 
+let leaving = false;
+/** To 登录, once: several polls may find the session gone at the same moment. */
 export function goToLogin() {
-  if (window.location.pathname === '/login') return;
+  if (leaving || window.location.pathname === '/login') return;
+  leaving = true;
   window.location.assign(`/login?redirect=${encodeURIComponent(here())}`);
 }
 

@@ -10,6 +10,7 @@ import {
   Form,
   Image,
   Input,
+  Select,
   Space,
   Switch,
   Table,
@@ -38,14 +39,14 @@ export default function ConfigPage() {
   const navigate = useNavigate({ from: '/config' });
   const admin = can(useMe()).admin;
   const items = [
-    { key: 'goods', label: '商品', children: <GoodsTab /> },
-    { key: 'ticket-types', label: '票种', children: <TicketTypesTab /> },
-    { key: 'calendar', label: '季节日历', children: <CalendarTab /> },
+    { key: 'goods', label: '商品', children: <GoodsTab admin={admin} /> },
+    { key: 'ticket-types', label: '票种', children: <TicketTypesTab admin={admin} /> },
+    { key: 'calendar', label: '季节日历', children: <CalendarTab admin={admin} /> },
     { key: 'prices', label: '价格表', children: <PricesTab admin={admin} /> },
     { key: 'settings', label: '费率', children: <SettingsTab admin={admin} /> },
     { key: 'qr', label: '二维码', children: <QrTab admin={admin} /> },
     { key: 'agent-groups', label: '代理群', children: <AgentGroupsTab admin={admin} /> },
-    { key: 'targets', label: '通知目标', children: <TargetsTab /> },
+    { key: 'targets', label: '通知目标', children: <TargetsTab admin={admin} /> },
     { key: 'history', label: '变更记录', children: <HistoryTab /> },
   ];
   return (
@@ -66,10 +67,94 @@ export default function ConfigPage() {
   );
 }
 
-function GoodsTab() {
-  const q = useConfig('goods', () => unwrap(api.GET('/api/config/goods')));
+
+/** An admin's create/update form above a table: field errors from a 422 land on their fields. */
+function AdminForm<V extends object>({
+  admin,
+  submit,
+  label,
+  children,
+  toBody = (v) => v,
+}: {
+  admin: boolean;
+  submit: (body: V, key: string) => Promise<unknown>;
+  label: string;
+  children: React.ReactNode;
+  toBody?: (v: V) => V;
+}) {
+  const qc = useQueryClient();
+  const { message } = App.useApp();
+  const [form] = Form.useForm();
+  const m = useKeyedMutation(
+    (v: V, key: string) => submit(toBody(v), key),
+    () => {
+      form.resetFields();
+      void message.success('已保存');
+      void qc.invalidateQueries({ queryKey: ['config'] });
+    },
+  );
+  if (!admin) return null;
   return (
     <>
+      <Form
+        form={form}
+        layout="inline"
+        style={{ marginBottom: 12, rowGap: 8 }}
+        onFinish={(v: V) => m.mutate(v, { onError: (e) => form.setFields(fieldData(e)) })}
+      >
+        {children}
+        <Button htmlType="submit" loading={m.isPending}>
+          {label}
+        </Button>
+      </Form>
+      {m.error && fieldData(m.error).length === 0 ? <ErrorText error={m.error} /> : null}
+    </>
+  );
+}
+
+function GoodsTab({ admin }: { admin: boolean }) {
+  const q = useConfig('goods', () => unwrap(api.GET('/api/config/goods')));
+  const types = useConfig('ticket-types', () => unwrap(api.GET('/api/config/ticket-types')));
+  return (
+    <>
+      <AdminForm<Schemas['GoodsCreate'] & { price: string }>
+        admin={admin}
+        label="新增 / 更新商品"
+        submit={async (v, key) => {
+          const { price, goodsNo, ...rest } = v;
+          const body = { ...rest, priceCent: Math.round(Number(price) * 100) };
+          const exists = (q.data ?? []).some((g) => g.goodsNo === goodsNo.trim());
+          return exists
+            ? unwrap(
+                api.PUT('/api/config/goods/{goodsNo}', {
+                  params: { path: { goodsNo: goodsNo.trim() } },
+                  body,
+                  headers: { 'Idempotency-Key': key },
+                }),
+              )
+            : unwrap(api.POST('/api/config/goods', { body: { ...body, goodsNo }, headers: { 'Idempotency-Key': key } }));
+        }}
+      >
+        <Form.Item name="goodsNo" rules={[{ required: true, message: '请填写商品编码' }]}>
+          <Input placeholder="商品编码(闲管家 goods_no)" style={{ width: 200 }} />
+        </Form.Item>
+        <Form.Item name="goodsName">
+          <Input placeholder="商品名(默认同编码)" style={{ width: 180 }} />
+        </Form.Item>
+        <Form.Item name="ticketType" rules={[{ required: true, message: '请选择票种' }]}>
+          <Select
+            placeholder="票种"
+            style={{ width: 160 }}
+            options={(types.data ?? []).map((t) => ({ value: t.name, label: t.name }))}
+          />
+        </Form.Item>
+        <Form.Item name="seasonLabel" rules={[{ required: true, message: '请选择季节' }]}>
+          <Select placeholder="季节" style={{ width: 100 }} options={['淡季', '平季', '旺季'].map((v) => ({ value: v, label: v }))} />
+        </Form.Item>
+        <Form.Item name="price" rules={[{ required: true, message: '请填写售价' }]}>
+          <Input prefix="¥" placeholder="售价" style={{ width: 120 }} />
+        </Form.Item>
+      </AdminForm>
       <ErrorText error={q.error} />
       <Table<Schemas['GoodsItem']>
         rowKey="goodsNo"
@@ -92,9 +177,30 @@ function GoodsTab() {
   );
 }
 
-function TicketTypesTab() {
+function TicketTypesTab({ admin }: { admin: boolean }) {
   const q = useConfig('ticket-types', () => unwrap(api.GET('/api/config/ticket-types')));
   return (
+    <>
+      <AdminForm<{ name: string; description?: string }>
+        admin={admin}
+        label="新增 / 更新票种"
+        submit={(v, key) =>
+          unwrap(
+            api.PUT('/api/config/ticket-types/{name}', {
+              params: { path: { name: v.name.trim() } },
+              body: { description: v.description ?? null },
+              headers: { 'Idempotency-Key': key },
+            }),
+          )
+        }
+      >
+        <Form.Item name="name" rules={[{ required: true, message: '请填写票种' }]}>
+          <Input placeholder="票种,例如 初级道 3 小时" style={{ width: 220 }} />
+        </Form.Item>
+        <Form.Item name="description">
+          <Input placeholder="说明" style={{ width: 280 }} />
+        </Form.Item>
+      </AdminForm>
     <Table<Schemas['TicketType']>
       rowKey="name"
       size="small"
@@ -107,10 +213,11 @@ function TicketTypesTab() {
         { title: '更新时间', dataIndex: 'updatedAt', render: fmtTime },
       ]}
     />
+    </>
   );
 }
 
-function CalendarTab() {
+function CalendarTab({ admin }: { admin: boolean }) {
   const q = useConfig('season-calendar', () => unwrap(api.GET('/api/config/season-calendar')));
   if (!q.data) return <ErrorText error={q.error} />;
   const cal = q.data;
@@ -139,7 +246,50 @@ function CalendarTab() {
         defaultValue={dayjs()}
       />
       <Typography.Title level={5}>规则</Typography.Title>
-      <JsonBlock value={cal.rules} />
+      {admin ? <CalendarEditor cal={cal} /> : <JsonBlock value={cal.rules} />}
+    </Space>
+  );
+}
+
+/** The calendar as JSON for admins: each rule `{kind: recurring|dated, from, to, season}`. */
+function CalendarEditor({ cal }: { cal: Schemas['SeasonCalendar'] }) {
+  const qc = useQueryClient();
+  const { message } = App.useApp();
+  const [text, setText] = useState(JSON.stringify(cal, null, 2));
+  const [parseError, setParseError] = useState<string | null>(null);
+  const m = useKeyedMutation(
+    (body: Schemas['SeasonCalendar'], key: string) =>
+      unwrap(api.PUT('/api/config/season-calendar', { body, headers: { 'Idempotency-Key': key } })),
+    () => {
+      void message.success('季节日历已保存');
+      void qc.invalidateQueries({ queryKey: ['config'] });
+    },
+  );
+  return (
+    <Space direction="vertical" style={{ width: '100%', maxWidth: 720 }}>
+      <Input.TextArea
+        rows={12}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        style={{ fontFamily: 'monospace' }}
+        aria-label="季节日历 JSON"
+      />
+      <Button
+        type="primary"
+        loading={m.isPending}
+        onClick={() => {
+          try {
+            const body = JSON.parse(text) as Schemas['SeasonCalendar'];
+            setParseError(null);
+            m.mutate(body);
+          } catch {
+            setParseError('不是合法的 JSON,请检查括号和引号');
+          }
+        }}
+      >
+        保存季节日历
+      </Button>
+      {parseError ? <Typography.Text type="danger">{parseError}</Typography.Text> : <ErrorText error={m.error} />}
     </Space>
   );
 }
@@ -404,9 +554,27 @@ function AgentGroupsTab({ admin }: { admin: boolean }) {
   );
 }
 
-function TargetsTab() {
+function TargetsTab({ admin }: { admin: boolean }) {
   const q = useConfig('targets', () => unwrap(api.GET('/api/config/notification-targets')));
   return (
+    <>
+      <AdminForm<Schemas['NotificationTargetInput']>
+        admin={admin}
+        label="添加通知目标"
+        submit={(body, key) =>
+          unwrap(api.POST('/api/config/notification-targets', { body, headers: { 'Idempotency-Key': key } }))
+        }
+      >
+        <Form.Item name="purpose" initialValue="price_alert">
+          <Select style={{ width: 160 }} options={[{ value: 'price_alert', label: '价格异常提醒' }]} />
+        </Form.Item>
+        <Form.Item name="name" rules={[{ required: true, message: '请填写名称' }]}>
+          <Input placeholder="名称" />
+        </Form.Item>
+        <Form.Item name="target" rules={[{ required: true, message: '请填写目标' }]}>
+          <Input placeholder="wecom-app:群ID 或 机器人 Webhook URL" style={{ width: 320 }} />
+        </Form.Item>
+      </AdminForm>
     <Table<Schemas['NotificationTarget']>
       rowKey="id"
       size="small"
@@ -421,6 +589,7 @@ function TargetsTab() {
         { title: '更新时间', dataIndex: 'updatedAt', render: fmtTime },
       ]}
     />
+    </>
   );
 }
 
