@@ -20,6 +20,8 @@ run:
     set -euo pipefail
     # Build first, without DATABASE_URL forced on the compiler.
     cargo build -p xyt-server
+    # The operator console, served by xyt at / (XYT_CONSOLE_DIR, default frontend/dist).
+    (cd frontend && { [ -d node_modules ] || npm ci; } && npm run build)
     export DATABASE_URL="${DATABASE_URL:-{{ default_database_url }}}"
     export XYT_BIND="${XYT_BIND:-127.0.0.1:8080}"
     export XYT_PUBLIC_BASE_URL="${XYT_PUBLIC_BASE_URL:-http://127.0.0.1:8080}"
@@ -58,7 +60,9 @@ test:
         cargo test --workspace --all-targets
     fi
     cargo fmt --all -- --check
-    if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test); fi
+    # Console: API types vs the document, type check, vitest, build within the bundle budget,
+    # then the whole order life through the UI (Playwright + Debian's chromium, real xyt serve).
+    if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test && npm run e2e); fi
 
 # Benchmarks of the server crate (none yet: prints a message)
 bench:

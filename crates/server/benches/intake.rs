@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         wecom_base_url: None,
         send_timeout: Duration::from_secs(5),
         auth: Default::default(),
+        console_dir: std::env::temp_dir().join("xyt-bench-no-console"),
     };
     let running = xyt_server::app::start(config, TcpListener::bind("127.0.0.1:0")?).await?;
     for g in xyt_server::demo::demo_goods() {

@@ -11,7 +11,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 use xyt_store::orders::OrderStore;
 
-use crate::api::error::{json_error, not_found, path_error, query_error};
+use crate::api::error::{json_error, path_error, query_error};
 use crate::config::Config;
 use crate::state::AppState;
 use crate::{api, openapi, request_id, workers, xgj};
@@ -121,7 +121,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .service(api::admin_scope())
             .service(xgj::scope())
             .into_app()
-            .default_service(web::to(not_found))
+            .default_service(web::to(crate::console::serve))
             // Innermost first: idempotency keeps answers to checked input; hostile text is refused
             // before a handler sees it, but only once the guard let the caller in (an anonymous
             // body is never read); the headers go on every answer, refusals included; the

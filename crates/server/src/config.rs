@@ -32,6 +32,8 @@ pub struct Config {
     pub send_timeout: Duration,
     /// Session lifetimes and sign-in throttling.
     pub auth: crate::auth::AuthConfig,
+    /// The built operator console served at `/` (`XYT_CONSOLE_DIR`, default `frontend/dist`).
+    pub console_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ impl Config {
                 session_absolute: Duration::from_secs(3600 * number("XYT_SESSION_MAX_HOURS", 168u64)?.max(1)),
                 ..Default::default()
             },
+            console_dir: var("XYT_CONSOLE_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
         };
         Ok(config)
     }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod buyer_page;
 pub mod config;
+pub mod console;
 pub mod delivery_worker;
 pub mod demo;
 pub mod heavy;

@@ -293,6 +293,7 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             println!("xy-ticket is serving on {base}");
+            println!("  console:      {base}/   (built from frontend/: npm ci && npm run build)");
             println!("  admin API:    {base}/api/orders");
             println!("  API docs:     {base}/docs/");
             println!("  OpenAPI:      {base}/api/openapi.json");

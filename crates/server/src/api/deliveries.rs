@@ -87,6 +87,7 @@ const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
 #[get("/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
+    req: HttpRequest,
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -109,7 +110,7 @@ pub async fn list_deliveries(
         cursor,
     };
     let (items, next_cursor) = deliveries::list(&state.pool, &filter).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList { items, next_cursor }))
+    Ok(super::etag::json(&req, &DeliveryList { items, next_cursor }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

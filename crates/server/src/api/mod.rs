@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod deliveries;
 pub mod error;
+pub mod etag;
 pub mod fulfilment;
 pub mod orders;
 pub mod params;
@@ -39,6 +40,8 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(admin::security_log)
         .service(admin::personal_data_reads)
         .service(orders::list_orders)
+        // Before `/orders/{orderNo}`, which would take `counts` for an order number.
+        .service(orders::count_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
         .service(orders::review_order)

@@ -4,6 +4,7 @@
 mod access;
 mod channels;
 mod config;
+mod console;
 mod deliveries;
 mod erp;
 mod forms;
