@@ -392,3 +392,29 @@ async fn a_step_over_its_time_budget_is_cut_off_and_the_sweep_goes_on() {
     assert_eq!(backoff_of(&app, &stuck).await.unwrap().0, 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn another_method_on_a_known_path_is_a_405_with_allow() {
+    let app = spawn().await;
+    let send = |method: reqwest::Method, path: &str| app.http.request(method, format!("{}{path}", app.base)).send();
+    for (method, path, allow) in [
+        (reqwest::Method::TRACE, "/api/orders", "GET"),
+        (reqwest::Method::DELETE, "/api/orders/XY20260321035147663EN6S", "GET"),
+        (
+            reqwest::Method::GET,
+            "/api/orders/XY20260321035147663EN6S/cancel",
+            "POST",
+        ),
+        (reqwest::Method::PATCH, "/api/config/goods/g1", "GET, PUT, DELETE"),
+        (reqwest::Method::GET, "/xgj/erp/order-push", "POST"),
+    ] {
+        let r = send(method.clone(), path).await.unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "METHOD_NOT_ALLOWED");
+    }
+    let r = send(reqwest::Method::GET, "/api/no-such-thing").await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    app.finish().await;
+}
