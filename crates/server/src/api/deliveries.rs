@@ -121,7 +121,7 @@ pub struct ResendRequest {
     operation_id = "resendDelivery",
     tag = "deliveries",
     params(("id" = Uuid, Path, description = "The delivery id")),
-    request_body = ResendRequest,
+    request_body = Option<ResendRequest>,
     responses(
         (status = 200, description = "Attempted; the delivery as it now stands", body = DeliveryView),
         (status = 404, description = "No such delivery", body = ErrorBody),

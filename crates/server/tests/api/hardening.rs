@@ -110,7 +110,7 @@ async fn control_characters_anywhere_are_refused_with_the_field_named() {
     assert_eq!(status, 200, "{v}");
     // Path parameters.
     let (status, v) = app.get("/api/config/goods/%00").await;
-    assert_eq!((status, field_of(&v)), (422, vec!["path".to_string()]), "{v}");
+    assert_eq!((status, field_of(&v)), (404, vec!["path".to_string()]), "{v}");
     // Multipart text fields.
     let form = Form::new()
         .part(
@@ -416,5 +416,17 @@ async fn another_method_on_a_known_path_is_a_405_with_allow() {
     }
     let r = send(reqwest::Method::GET, "/api/no-such-thing").await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn an_empty_time_bound_is_refused_not_ignored() {
+    let app = spawn().await;
+    for path in ["/api/orders?createdTo=", "/api/deliveries?createdFrom=%20"] {
+        let (status, v) = app.get(path).await;
+        assert_eq!(status, 422, "{path}: {v}");
+        let field = path.split(['?', '=']).nth(1).unwrap();
+        assert!(v["fieldErrors"][field].is_string(), "{path}: {v}");
+    }
     app.finish().await;
 }
