@@ -158,6 +158,34 @@ async fn control_characters_anywhere_are_refused_with_the_field_named() {
     app.finish().await;
 }
 
+/// Other requests (`GET /api/orders`) sent one after another until `stop`: the slowest answer
+/// and how many there were.
+fn latency_probe(
+    app: &TestApp,
+) -> (
+    tokio::task::JoinHandle<(Duration, usize)>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (http, url, flag) = (
+        app.http.clone(),
+        format!("{}/api/orders?limit=1", app.base),
+        stop.clone(),
+    );
+    let task = tokio::spawn(async move {
+        let (mut worst, mut n) = (Duration::ZERO, 0);
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let t = std::time::Instant::now();
+            let r = http.get(&url).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            worst = worst.max(t.elapsed());
+            n += 1;
+        }
+        (worst, n)
+    });
+    (task, stop)
+}
+
 /// A real PNG of `side × side` 16-bit RGBA, all zeros: a few hundred KB that decode to
 /// `side² × 8` bytes.
 fn png_bomb(side: u32) -> Vec<u8> {
@@ -193,7 +221,13 @@ async fn a_decompression_bomb_is_refused_by_its_decoded_size_and_a_wrong_state_b
     assert!(bomb.len() < 2 * 1024 * 1024, "{} bytes", bomb.len());
     let (no, _) = pushed_order(&app, "4502196109060000017").await;
     let before = app.event_count().await;
+    let (probe, stop) = latency_probe(&app);
+    let started = std::time::Instant::now();
     let (status, v) = upload(&app, &no, "screenshot", bomb.clone(), "s.png", "image/png").await;
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (worst, probes) = probe.await.unwrap();
+    eprintln!("decompression bomb: refused in {took:?}; {probes} other requests meanwhile, slowest {worst:?}");
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["code"], "IMAGE_TOO_LARGE_DECODED", "{v}");
     assert!(
@@ -228,7 +262,16 @@ async fn an_adversarial_screenshot_is_read_quickly_and_lands_in_review() {
     let (no, _) = pushed_order(&app, "4502196109060000017").await;
     let png = png_with_ocr_text(64, 64, &adversarial_ocr_text());
     assert!(png.len() > 500_000);
+    let (probe, stop) = latency_probe(&app);
+    let started = std::time::Instant::now();
     let (status, d) = upload(&app, &no, "screenshot", png, "s.png", "image/png").await;
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (worst, probes) = probe.await.unwrap();
+    // Measurements for the record (not asserted: the machine is shared).
+    eprintln!(
+        "adversarial screenshot: upload+OCR+match {took:?}; {probes} other requests meanwhile, slowest {worst:?}"
+    );
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["statusLabel"], "待复核", "{d}");
     // What is recorded is what the matcher read: capped.
