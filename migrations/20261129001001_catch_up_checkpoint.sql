@@ -19,3 +19,6 @@ CREATE INDEX projection_offsets_order ON projection_offsets (order_no);
 
 -- The rebuild walks orders in the order they began.
 CREATE INDEX events_first_by_position ON events (position) WHERE sequence = 1;
+
+-- Operators' resends per delivery, capped so that no one can grow an order's stream without bound.
+ALTER TABLE deliveries ADD COLUMN resends integer NOT NULL DEFAULT 0;
