@@ -789,7 +789,7 @@ impl Projections {
         let mut refreshed = 0;
         loop {
             let (lagging, safe, seen) = self.scan(from, CATCH_UP_BATCH).await?;
-            for chunk in lagging.chunks(200) {
+            for chunk in lagging.chunks(500) {
                 let outcome = self.refresh_many(chunk).await?;
                 refreshed += outcome.orders;
             }
@@ -852,22 +852,43 @@ impl Projections {
         let started = std::time::Instant::now();
         let mut report = RebuildReport::default();
         let mut last = 0i64;
-        loop {
-            let batch: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT aggregate_id, position FROM events
-                 WHERE sequence = 1 AND position > $1 AND aggregate_type = $2 ORDER BY position LIMIT $3",
-            )
-            .bind(last)
-            .bind(Order::TYPE)
-            .bind(REBUILD_BATCH)
-            .fetch_all(&self.pool)
-            .await?;
-            let Some(end) = batch.last().map(|b| b.1) else { break };
-            last = end;
-            let order_nos: Vec<String> = batch.into_iter().map(|b| b.0).collect();
-            let mut tx = self.pool.begin().await?;
-            let (outcome, _) = refresh_in(&mut tx, tables, &order_nos, !verify).await?;
-            tx.commit().await?;
+        // Two batches in flight: one folds in this process while the database writes the other.
+        let mut running: tokio::task::JoinSet<anyhow::Result<BatchOutcome>> = tokio::task::JoinSet::new();
+        let jobs = std::env::var("XYT_REBUILD_JOBS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(2)
+            .max(1);
+        let mut more = true;
+        while more || !running.is_empty() {
+            if more && running.len() < jobs {
+                let batch: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT aggregate_id, position FROM events
+                     WHERE sequence = 1 AND position > $1 AND aggregate_type = $2 ORDER BY position LIMIT $3",
+                )
+                .bind(last)
+                .bind(Order::TYPE)
+                .bind(REBUILD_BATCH)
+                .fetch_all(&self.pool)
+                .await?;
+                match batch.last().map(|b| b.1) {
+                    None => more = false,
+                    Some(end) => {
+                        last = end;
+                        let order_nos: Vec<String> = batch.into_iter().map(|b| b.0).collect();
+                        let pool = self.pool.clone();
+                        running.spawn(async move {
+                            let mut tx = pool.begin().await?;
+                            let (outcome, _) = refresh_in(&mut tx, tables, &order_nos, !verify).await?;
+                            tx.commit().await?;
+                            Ok(outcome)
+                        });
+                    }
+                }
+                continue;
+            }
+            let Some(done) = running.join_next().await else { break };
+            let outcome = done??;
             report.orders += outcome.orders;
             report.events += outcome.events;
             report.failed += outcome.failed;
