@@ -135,7 +135,7 @@ pub struct ResendRequest {
     responses(
         (status = 200, description = "Attempted; the delivery as it now stands", body = DeliveryView),
         (status = 404, description = "No such delivery", body = ErrorBody),
-        (status = 409, description = "Already queued or being sent", body = ErrorBody),
+        (status = 409, description = "Already queued or being sent (DELIVERY_QUEUED), or resent too often (RESEND_LIMIT_REACHED)", body = ErrorBody),
         (status = 422, description = "Invalid target", body = ErrorBody),
     )
 )]
@@ -189,6 +189,14 @@ pub async fn resend_delivery(
             StatusCode::CONFLICT,
             "DELIVERY_QUEUED",
             format!("该投递已在发送队列中({status}),无需重复补发"),
+        ),
+        ResendError::TooManyResends(n) => ApiError::new(
+            StatusCode::CONFLICT,
+            "RESEND_LIMIT_REACHED",
+            format!(
+                "该投递已补发 {n} 次,达到上限({}次);请检查目标配置后联系管理员",
+                deliveries::MAX_RESENDS
+            ),
         ),
         ResendError::Db(e) => ApiError::internal(e),
     })?;
