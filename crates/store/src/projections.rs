@@ -494,6 +494,12 @@ impl Projections {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.catch_up().await
+        self.catch_up().await?;
+        // The background catch-up may have refreshed some of them meanwhile (it runs from the
+        // moment the server binds): count the orders whose views are back, whoever rebuilt them.
+        let rebuilt: i64 = sqlx::query_scalar("SELECT count(DISTINCT order_no) FROM projection_offsets")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(rebuilt).unwrap_or_default())
     }
 }
