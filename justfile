@@ -75,6 +75,24 @@ bench:
         echo "bench: no benchmarks in crates/server yet (add crates/server/benches/*.rs)"
     fi
 
+# Fuzz every target for SECS seconds each (stable toolchain: no sanitizer). Not part of `just test`.
+fuzz secs="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        cargo install cargo-fuzz --locked
+    fi
+    cd fuzz
+    # Stable has no sanitizers; libFuzzer's coverage instrumentation and crash detection
+    # (panics, assertions, overflow checks with -a) still work.
+    cargo fuzz build --sanitizer none -O -a
+    for target in $(cargo fuzz list); do
+        echo "fuzz: $target for {{ secs }} s"
+        mkdir -p "corpus/$target"
+        cargo fuzz run --sanitizer none -O -a "$target" "corpus/$target" seeds/"$target" -- \
+            -max_total_time={{ secs }} -max_len=65536 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
+    done
+
 # Format all Rust code
 fmt:
     cargo fmt --all

@@ -66,6 +66,13 @@ pub fn database_url_from_env() -> Result<String, ConfigError> {
 }
 
 impl Config {
+    /// How long a request waits for a send a worker took first (its outcome shown in the answer):
+    /// the worker's own send plus its bookkeeping, never less than 10 s so a busy machine does
+    /// not answer before the outcome is on the order.
+    pub fn settle_wait(&self) -> Duration {
+        (self.send_timeout * 3).max(Duration::from_secs(10))
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let public_base_url = var("XYT_PUBLIC_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
         if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {

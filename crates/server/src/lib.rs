@@ -9,6 +9,8 @@ pub mod config;
 pub mod console;
 pub mod delivery_worker;
 pub mod demo;
+pub mod heavy;
+pub mod input_guard;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

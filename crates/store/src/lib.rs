@@ -16,6 +16,7 @@ pub mod goods;
 pub mod intake;
 pub mod orders;
 pub mod projections;
+pub mod step_backoff;
 pub mod views;
 
 pub use sqlx::PgPool;

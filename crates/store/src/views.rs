@@ -487,7 +487,8 @@ impl Cursor {
             return None;
         }
         let micros: i64 = parts.next()?.parse().ok()?;
-        let order_no = parts.next()?.to_string();
+        // Only a well-formed order number is bound into the query (never a NUL or junk).
+        let order_no = xyt_domain::OrderNo::parse(parts.next()?).ok()?.to_string();
         Some(Self {
             created_at: DateTime::from_timestamp_micros(micros)?,
             order_no,
@@ -598,14 +599,6 @@ pub async fn order_no_for_form_token(pool: &PgPool, token: &str) -> Result<Optio
     sqlx::query_scalar("SELECT order_no FROM order_detail WHERE form_token = $1")
         .bind(token)
         .fetch_optional(pool)
-        .await
-}
-
-/// Orders owing a step the system takes by itself (the sweep's work list).
-pub async fn orders_owing_system_steps(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT order_no FROM order_list WHERE system_step_owed ORDER BY order_no LIMIT $1")
-        .bind(limit)
-        .fetch_all(pool)
         .await
 }
 

@@ -39,6 +39,7 @@ fn qr_limits() -> ImageLimits {
         max_width: 4096,
         max_height: 4096,
         max_pixels: 4096 * 4096,
+        ..ImageLimits::default()
     }
 }
 use crate::state::AppState;
@@ -523,7 +524,13 @@ async fn text_field(field: &mut actix_multipart::Field, name: &str) -> Result<St
             return Err(ApiError::field(name, "内容过长"));
         }
     }
-    String::from_utf8(buf).map_err(|_| ApiError::field(name, "必须是 UTF-8 文本"))
+    let text = String::from_utf8(buf).map_err(|_| ApiError::field(name, "必须是 UTF-8 文本"))?;
+    xyt_domain::text::check(&text, xyt_domain::text::TextKind::SingleLine).map_err(|bad| {
+        let mut e = ApiError::field(name, bad.to_string());
+        e.code = "CONTROL_CHARACTER";
+        e
+    })?;
+    Ok(text)
 }
 
 async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
@@ -621,8 +628,8 @@ pub async fn upload_qr_code(
 ) -> Result<HttpResponse, ApiError> {
     let upload = read_upload(payload).await?;
     let file = upload.file;
-    // Decoding is CPU work: keep it off the async workers.
-    let (checked, file) = web::block(move || (check_image(&file, &qr_limits()), file))
+    // Decoding is CPU work: keep it off the async workers, behind the heavy-work cap.
+    let (checked, file) = crate::heavy::run(move || (check_image(&file, &qr_limits()), file))
         .await
         .map_err(ApiError::internal)?;
     let checked = checked.map_err(|e| {

@@ -204,7 +204,7 @@ pub async fn resend_delivery(
             .map_err(ApiError::internal)?;
     }
     // A worker that took it first: wait for its outcome, so the answer shows the attempt.
-    deliveries::settle(&state.pool, id, state.config.send_timeout * 3).await?;
+    deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
     let view = deliveries::view(&state.pool, id, false).await?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(view))
 }

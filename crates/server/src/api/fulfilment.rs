@@ -193,7 +193,7 @@ pub async fn push_to_agent(
             {
                 state.delivery_worker.process(row).await.map_err(ApiError::internal)?;
             }
-            xyt_store::deliveries::settle(&state.pool, id, state.config.send_timeout * 3).await?;
+            xyt_store::deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
         }
     }
     Ok(HttpResponse::Ok().json(detail_or_404(&state, no.as_str()).await?))

@@ -10,6 +10,7 @@ mod erp;
 mod forms;
 mod fulfilment;
 mod gateway;
+mod hardening;
 mod helpers;
 mod openapi;
 mod orders;
