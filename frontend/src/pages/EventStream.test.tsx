@@ -34,7 +34,7 @@ describe('EventStream (事件流)', () => {
             errorMessage: 'fetch failed',
             before: { orderStatus: '待人工审核' },
             after: { orderStatus: '待人工审核' },
-            payload: { reason: 'price_check_failed' },
+            payload: { reason: 'price_check_failed' } as unknown as OrderEventEntry['payload'],
           }),
           ev({ sequence: 3 }),
         ]}
@@ -55,7 +55,7 @@ describe('EventStream (事件流)', () => {
   });
 
   it('opens the raw payload as formatted JSON on demand', () => {
-    render(<EventStream items={[ev({ payload: { certificateType: 'id_card', phone: '18852341234' } })]} />);
+    render(<EventStream items={[ev({ payload: { certificateType: 'id_card', phone: '18852341234' } as unknown as OrderEventEntry['payload'] })]} />);
     expect(screen.queryByText(/"certificateType": "id_card"/)).toBeNull();
     fireEvent.click(screen.getByText('查看原始载荷'));
     expect(screen.getByText(/"certificateType": "id_card"/).textContent).toContain('{\n  "certificateType"');
