@@ -119,3 +119,8 @@ db-stop:
 # Install the tools `just test` needs (just, PostgreSQL, chromium when needed)
 setup:
     bash scripts/ci-setup.sh
+
+# Schemathesis (pinned) against a running server on a fresh database (not yet in `just test`:
+# see scripts/schemathesis.sh and docs for the failures still open)
+schemathesis:
+    bash scripts/schemathesis.sh

@@ -1,7 +1,7 @@
 //! One gate for text under `/api`: the path, every query parameter and every string of a JSON
 //! body are checked against `xyt_domain::text` before any handler runs, so a NUL byte (which
 //! PostgreSQL refuses) or another control character is answered with a 422 naming the field
-//! instead of reaching the database. Multipart text fields and XGJ bodies use the same rule
+//! (a 404 for the path: nothing is named so) instead of reaching the database. Multipart text fields and XGJ bodies use the same rule
 //! where they are read.
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -37,7 +37,13 @@ fn is_json(req: &ServiceRequest) -> bool {
 /// The path and query of `req`: the first refused character, as an answer.
 pub fn check_path_and_query(path: &str, query: &str) -> Result<(), ApiError> {
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    check(&decoded, TextKind::SingleLine).map_err(|bad| refused("path", bad))?;
+    // No resource is named with a control character: a 404, as for any unknown id, with the
+    // reason under `path` (and nothing of it reaches a query).
+    check(&decoded, TextKind::SingleLine).map_err(|bad| {
+        let mut e = ApiError::not_found("NOT_FOUND", "路径中含有控制字符,没有这样的资源");
+        e.field_errors = Some([("path".to_string(), bad.to_string())].into());
+        e
+    })?;
     // Unparseable queries are left to the handler's own extractor and its message.
     if let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
         for (key, value) in &pairs {

@@ -47,7 +47,7 @@ impl OrderLocks {
     }
 }
 
-/// How long an order's owed steps may take, and how long an order whose steps keep failing
+/// How long each owed step may take, and how long an order whose steps keep failing
 /// waits before the next attempt (doubling from `backoff_base` up to `backoff_max`, persisted in
 /// `system_step_backoff`, so a restart does not retry a poisoned order at once either).
 #[derive(Debug, Clone)]
@@ -80,10 +80,13 @@ impl Pipeline {
         if !self.orders.load(order_no).await?.owes_system_step() {
             return Ok(());
         }
-        self.price_check(order_no, request_id).await?;
-        self.read_screenshot(order_no, request_id).await?;
-        self.notify_buyer(order_no, request_id).await?;
-        self.profit_share(order_no, request_id).await?;
+        // Each step within the time budget: one that hangs (an OCR engine, a stuck query) fails
+        // like any other and is backed off, instead of holding up the sweep.
+        let budget = self.policy.budget;
+        within(budget, "price_check", self.price_check(order_no, request_id)).await?;
+        within(budget, "read_screenshot", self.read_screenshot(order_no, request_id)).await?;
+        within(budget, "notify_buyer", self.notify_buyer(order_no, request_id)).await?;
+        within(budget, "profit_share", self.profit_share(order_no, request_id)).await?;
         Ok(())
     }
 
@@ -254,18 +257,13 @@ impl Pipeline {
         Ok(done)
     }
 
-    /// [`Self::run_owed`] bounded by the policy's budget; a failure (or running out of time) is
-    /// logged and backs the order off, a success ends its back-off.
+    /// [`Self::run_owed`] (each step within the policy's budget); a failure (or running out of
+    /// time) is logged and backs the order off, a success ends its back-off.
     pub async fn run_owed_within_budget(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
-        let budget = self.policy.budget;
-        let run = self.in_flight.run(
-            order_no.as_str(),
-            tokio::time::timeout(budget, self.run_owed(order_no, request_id)),
-        );
-        let result = match run.await {
-            Ok(r) => r,
-            Err(_) => Err(anyhow::anyhow!("owed steps ran out of their {budget:?} budget")),
-        };
+        let result = self
+            .in_flight
+            .run(order_no.as_str(), self.run_owed(order_no, request_id))
+            .await;
         match &result {
             Ok(()) => {
                 if let Err(e) = xyt_store::step_backoff::clear(&self.pool, order_no.as_str()).await {
@@ -294,6 +292,17 @@ impl Pipeline {
         }
         result
     }
+}
+
+/// `step` cut off after `budget`, as a failure of its own.
+async fn within(
+    budget: std::time::Duration,
+    step: &str,
+    f: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(budget, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("{step} ran out of its {budget:?} budget"))?
 }
 
 /// The OCR text as the matcher reads it and the event records it: at most

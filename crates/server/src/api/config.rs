@@ -350,7 +350,7 @@ pub async fn list_prices(state: web::Data<AppState>) -> Result<HttpResponse, Api
     tag = "config",
     params(
         ("ticketType" = String, Path, description = "An existing ticket type"),
-        ("season" = String, Path, description = "`low`, `mid` or `high` (or 淡季 / 平季 / 旺季)"),
+        ("season" = String, Path, description = "`low`, `mid` or `high` (or 淡季 / 平季 / 旺季)", pattern = "^(low|mid|high|淡季|平季|旺季)$"),
     ),
     request_body = PriceInput,
     responses(
@@ -384,7 +384,7 @@ pub async fn put_price(
     tag = "config",
     params(
         ("ticketType" = String, Path, description = "The ticket type"),
-        ("season" = String, Path, description = "`low`, `mid` or `high`"),
+        ("season" = String, Path, description = "`low`, `mid` or `high`", pattern = "^(low|mid|high|淡季|平季|旺季)$"),
     ),
     responses(
         (status = 204, description = "Deleted"),

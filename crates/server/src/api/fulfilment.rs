@@ -255,6 +255,8 @@ pub async fn settle_profit_share(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelRequest {
+    /// Up to 500 characters, not blank.
+    #[schema(pattern = r"\S", max_length = 500)]
     pub reason: String,
 }
 
