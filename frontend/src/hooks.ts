@@ -3,8 +3,8 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { App } from 'antd';
 import { ApiError, newIdempotencyKey, type OrderDetail } from './api/client';
 
-/** How often open pages poll (the server answers 304 while nothing changed): changes show within 2 s. */
-export const LIVE_MS = 1000;
+/** How often open pages poll (the server answers 304 while nothing changed): a change shows within 2 s with room for a slow answer. */
+export const LIVE_MS = 800;
 
 /**
  * One user action on an order. The Idempotency-Key is made on the first click and kept until

@@ -1,4 +1,4 @@
-import { createRootRoute, createRoute, createRouter, lazyRouteComponent } from '@tanstack/react-router';
+import { createRootRoute, createRoute, createRouter, lazyRouteComponent, redirect } from '@tanstack/react-router';
 import { Shell } from './Shell';
 
 export interface OrdersSearch {
@@ -60,6 +60,14 @@ const configRoute = createRoute({
   validateSearch: (s: Record<string, unknown>): { tab?: string } => ({ tab: str(s.tab) }),
   component: lazyRouteComponent(() => import('./pages/ConfigPage')),
 });
+// The old system's address for the QR codes (the seed page: 二维码维护入口:/admin/config).
+const oldConfigRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/admin/config',
+  beforeLoad: () => {
+    throw redirect({ to: '/config', search: { tab: 'qr' } });
+  },
+});
 const usersRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/admin/users',
@@ -72,6 +80,7 @@ const routeTree = rootRoute.addChildren([
   orderRoute,
   deliveriesRoute,
   configRoute,
+  oldConfigRoute,
   usersRoute,
 ]);
 

@@ -19,3 +19,8 @@ class RO {
   disconnect() {}
 }
 (globalThis as { ResizeObserver?: unknown }).ResizeObserver ??= RO;
+
+// Testing Library unmounts after each test only where `afterEach` is global; here it is not.
+import { afterEach } from 'vitest';
+import { cleanup } from '@testing-library/react';
+afterEach(() => cleanup());

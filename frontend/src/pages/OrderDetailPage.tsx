@@ -399,7 +399,7 @@ function PaymentSection({ d, canAct }: { d: OrderDetail; canAct: boolean }) {
             <Typography.Paragraph>
               当前还没有生效二维码。请先到配置中心上传或登记二维码。
               <br />
-              二维码维护入口:<Link to="/config" search={{ tab: 'qr' }}>/config</Link>
+              二维码维护入口:<Link to="/config" search={{ tab: 'qr' }}>配置中心 · 二维码</Link>
             </Typography.Paragraph>
           )}
         </div>

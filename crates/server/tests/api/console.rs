@@ -251,6 +251,12 @@ async fn the_console_is_served_at_the_root_and_deep_links_load_it_while_api_rout
         assert_eq!(cache, "no-cache", "{path}");
         assert!(body.contains("<div id=root>"), "{path}");
     }
+    let r = app.http.get(format!("{}/orders/XY1", app.base)).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     let (status, ct, cache, body) = get("/assets/index-abc123.js").await;
     assert_eq!((status, body.as_str()), (200, "console.log(1)"));
     assert!(ct.starts_with("text/javascript"), "{ct}");
@@ -285,5 +291,61 @@ async fn without_a_built_console_the_root_says_how_to_build_it() {
     let r = app.http.get(format!("{}/orders/XY1", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("npm run build"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_poll_answered_304_is_not_recorded_as_a_personal_data_read() {
+    let app = spawn().await;
+    let no = order_for_review(&app, "4502196109060003001").await;
+    let reads = |app: &TestApp, no: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM personal_data_reads WHERE order_no = $1 AND what = 'detail'",
+            )
+            .bind(no)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let url = format!("{}/api/orders/{no}", app.base);
+    let first = app.http.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let mut tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(
+        body["userForm"]["name"], "马上到",
+        "the whole name for a role that needs it"
+    );
+    // The price alert and the agent-group push are still being recorded on the order: wait
+    // until the detail stops changing (a 304).
+    let mut settled = false;
+    for _ in 0..50 {
+        let r = app.http.get(&url).header("if-none-match", &tag).send().await.unwrap();
+        if r.status() == 304 {
+            settled = true;
+            break;
+        }
+        tag = r.headers()["etag"].to_str().unwrap().to_string();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(settled, "the detail never settled");
+    let before = reads(&app, no.clone()).await;
+    let mut polled_304 = 0;
+    for _ in 0..5 {
+        let r = app.http.get(&url).header("if-none-match", &tag).send().await.unwrap();
+        if r.status() == 304 {
+            polled_304 += 1;
+        }
+    }
+    assert!(polled_304 > 0, "the unchanged detail is answered 304");
+    // Every 304 handed nothing over; only answers with a body are reads.
+    assert_eq!(reads(&app, no.clone()).await, before + (5 - polled_304));
+    // A body is a read.
+    let r = app.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(reads(&app, no.clone()).await, before + (5 - polled_304) + 1);
     app.finish().await;
 }
