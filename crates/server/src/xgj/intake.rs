@@ -86,10 +86,20 @@ pub async fn purchase_create(state: &AppState, mch_id: &str, body: &[u8]) -> Ans
         Ok(v) => v,
         Err(r) => return Answer::Refused(r),
     };
-    match take_in(state, mch_id, &mut raw, p).await {
+    let answer = match take_in(state, mch_id, &mut raw, p).await {
         Ok(kept) => Answer::Kept(kept),
         Err(r) => Answer::Refused(r),
-    }
+    };
+    let outcome = match &answer {
+        Answer::Kept(_) => "answered",
+        Answer::Refused(_) => "refused",
+    };
+    xyt_store::metrics::inc(
+        "xyt_intake_total",
+        "XGJ purchase/create calls by outcome (answered includes repeats answered from the kept answer)",
+        &[("outcome", outcome)],
+    );
+    answer
 }
 
 async fn take_in(
@@ -106,6 +116,11 @@ async fn take_in(
     let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
     if let Some(kept) = existing.as_ref().and_then(|i| i.answer.clone()) {
         tracing::info!(external_order_no = %p.order_no, "repeated purchase/create answered with the kept answer");
+        xyt_store::metrics::inc(
+            "xyt_intake_repeats_total",
+            "XGJ purchase/create repeats answered from the kept answer",
+            &[],
+        );
         return Ok(kept);
     }
     let goods = goods::get(pool, &p.goods_no).await.map_err(|e| infra(&e))?;

@@ -10,6 +10,7 @@ mod forms;
 mod fulfilment;
 mod gateway;
 mod helpers;
+mod metrics;
 mod openapi;
 mod orders;
 mod projections;
