@@ -10,6 +10,7 @@ mod forms;
 mod fulfilment;
 mod gateway;
 mod helpers;
+mod instances;
 mod metrics;
 mod openapi;
 mod orders;
