@@ -8,6 +8,7 @@ pub mod buyer_page;
 pub mod config;
 pub mod delivery_worker;
 pub mod demo;
+pub mod disputes;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

@@ -43,6 +43,23 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Recompute the events' hash chains and name the first edited, removed or inserted event
+    /// (exit status 1 when any chain fails).
+    Verify {
+        /// Only this order (`XY…`).
+        #[arg(long)]
+        order: Option<String>,
+    },
+    /// An order's timeline: each event, who, when and what it changed.
+    Audit {
+        order_no: String,
+        /// Replay only up to this event sequence.
+        #[arg(long)]
+        at: Option<i64>,
+        /// The replay as JSON (the detail at `--at` and the timeline).
+        #[arg(long)]
+        json: bool,
+    },
     /// XGJ tools.
     Xgj {
         #[command(subcommand)]
@@ -267,6 +284,17 @@ async fn main() -> anyhow::Result<()> {
             let n = xyt_store::projections::Projections::new(pool).rebuild_all().await?;
             println!("rebuilt the views of {n} orders");
             Ok(())
+        }
+        Command::Verify { order } => {
+            let pool = tool_pool().await?;
+            if !xyt_server::disputes::verify(&pool, order.as_deref()).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Audit { order_no, at, json } => {
+            let pool = tool_pool().await?;
+            xyt_server::disputes::audit(&pool, &order_no, at, json).await
         }
         Command::User { command } => user_command(command).await,
         Command::ApiKey { command } => api_key_command(command).await,

@@ -197,6 +197,28 @@ async fn deliveries_called_for(
                 unsendable,
             }])
         }
+        OrderEvent::XgjRefundApplied(a) if a.decision == "merchant_decides" => {
+            let configured: Option<String> = sqlx::query_scalar(
+                "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (target, display, channel, unsendable) = target_of("price_alert", configured, "运营提醒目标");
+            let text = messages::refund_alert_text(&order_no, a.refund_amount_cent, &a.refund_reason);
+            Ok(vec![NewDelivery {
+                order_no,
+                source_sequence: sequence,
+                kind: "refund_alert",
+                channel,
+                target,
+                target_display: display,
+                message_text_masked: text.clone(),
+                message_text: text,
+                extra: serde_json::json!({ "reason": "xgj_refund_after_agent_paid" }),
+                max_attempts: DELIVERY_MAX_ATTEMPTS,
+                unsendable,
+            }])
+        }
         _ => Ok(vec![]),
     }
 }
@@ -268,6 +290,46 @@ fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
     }
 }
 
+/// The fold every order view is built from: the aggregate, plus what only the metadata tells.
+/// `refresh` writes the views from it and replay (`crate::replay`) answers a past moment with it.
+#[derive(Default)]
+pub struct Fold {
+    pub order: Order,
+    pub facts: MetaFacts,
+}
+
+impl Fold {
+    /// Applies one event; returns what it changed in the tracked fields (before, after).
+    pub fn step(&mut self, event: OrderEvent, meta: &EventMeta) -> (serde_json::Value, serde_json::Value) {
+        let before = self.order.tracked_fields();
+        learn(&mut self.facts, &event, meta);
+        self.order.apply(event);
+        diff(&before, &self.order.tracked_fields())
+    }
+
+    /// The detail as the views show it, after the events folded so far.
+    pub fn detail(&self, created_at: DateTime<Utc>, updated_at: DateTime<Utc>, head: i64) -> Option<OrderDetail> {
+        OrderDetail::from_order(&self.order, &self.facts, created_at, updated_at, head)
+    }
+}
+
+/// Reads one stored event (its payload as the current code reads it: older versions are
+/// upcast first) and its metadata.
+pub fn decode(
+    order_no: &str,
+    sequence: i64,
+    event_type: &str,
+    event_version: &str,
+    payload: serde_json::Value,
+    metadata: serde_json::Value,
+) -> anyhow::Result<(OrderEvent, EventMeta)> {
+    let payload = xyt_domain::order::upcast(event_type, event_version, payload);
+    let event: OrderEvent = serde_json::from_value(payload)
+        .with_context(|| format!("order {order_no} event {sequence} does not deserialize"))?;
+    let meta: HashMap<String, String> = serde_json::from_value(metadata).unwrap_or_default();
+    Ok((event, EventMeta::from_map(&meta)))
+}
+
 impl Projections {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
@@ -302,16 +364,23 @@ impl Projections {
         for r in rows {
             let payload: serde_json::Value = r.try_get("payload")?;
             let sequence: i64 = r.try_get("sequence")?;
-            let event: OrderEvent = serde_json::from_value(payload.clone())
-                .with_context(|| format!("order {order_no} event {sequence} does not deserialize"))?;
-            let meta: HashMap<String, String> = serde_json::from_value(r.try_get("metadata")?).unwrap_or_default();
+            let event_type: String = r.try_get("event_type")?;
+            let event_version: String = r.try_get("event_version")?;
+            let (event, meta) = decode(
+                order_no,
+                sequence,
+                &event_type,
+                &event_version,
+                payload.clone(),
+                r.try_get("metadata")?,
+            )?;
             events.push(StoredEvent {
                 sequence,
-                event_type: r.try_get("event_type")?,
-                event_version: r.try_get("event_version")?,
+                event_type,
+                event_version,
                 payload,
                 event,
-                meta: EventMeta::from_map(&meta),
+                meta,
             });
         }
         let Some(head) = events.last().map(|e| e.sequence) else {
@@ -322,15 +391,12 @@ impl Projections {
 
         let log_offset = offset(ORDER_EVENT_LOG);
         let deliveries_offset = offset(DELIVERIES);
-        let mut order = Order::default();
-        let mut facts = MetaFacts::default();
+        let mut fold = Fold::default();
         for e in events {
-            let before = order.tracked_fields();
-            learn(&mut facts, &e.event, &e.meta);
             let calls_for = (e.sequence > deliveries_offset).then(|| e.event.clone());
-            order.apply(e.event);
+            let (b, a) = fold.step(e.event, &e.meta);
             if let Some(event) = calls_for {
-                for d in deliveries_called_for(&mut tx, &order, e.sequence, &event).await? {
+                for d in deliveries_called_for(&mut tx, &fold.order, e.sequence, &event).await? {
                     if deliveries::create(&mut tx, &d).await? {
                         tracing::info!(order_no, kind = d.kind, target = %d.target_display, "delivery created");
                     }
@@ -339,8 +405,6 @@ impl Projections {
             if e.sequence <= log_offset {
                 continue;
             }
-            let after = order.tracked_fields();
-            let (b, a) = diff(&before, &after);
             // The stored payload is `{ "<event name>": {...} }`; the log shows the inner object.
             let payload = e.payload.get(&e.event_type).cloned().unwrap_or(e.payload);
             sqlx::query(
@@ -366,7 +430,8 @@ impl Projections {
             .await?;
         }
 
-        if let Some(detail) = OrderDetail::from_order(&order, &facts, created_at, updated_at, head) {
+        let order = &fold.order;
+        if let Some(detail) = fold.detail(created_at, updated_at, head) {
             if offset(ORDER_LIST) < head {
                 sqlx::query(
                     "INSERT INTO order_list (order_no, external_order_no, out_order_no, goods_no, goods_name, ticket_type,

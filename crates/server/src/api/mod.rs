@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod deliveries;
+pub mod disputes;
 pub mod error;
 pub mod fulfilment;
 pub mod orders;
@@ -41,6 +42,8 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::list_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
+        .service(disputes::replay_order)
+        .service(disputes::verify_order)
         .service(orders::review_order)
         .service(fulfilment::confirm_payment)
         .service(fulfilment::push_to_agent)

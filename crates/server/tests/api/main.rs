@@ -5,6 +5,7 @@ mod access;
 mod channels;
 mod config;
 mod deliveries;
+mod disputes;
 mod erp;
 mod forms;
 mod fulfilment;
