@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bundle;
 pub mod buyer_page;
 pub mod config;
 pub mod delivery_worker;

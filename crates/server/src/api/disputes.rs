@@ -89,3 +89,41 @@ pub async fn verify_order(state: web::Data<AppState>, path: web::Path<String>) -
         None => Err(not_found(&path)),
     }
 }
+
+/// 争议材料: a zip with `manifest.json` (the order, every event with its metadata and chain
+/// hash, the deliveries with every attempt, the config each decision used, image hashes), the
+/// images and a printable Chinese `report.html`. Each export is recorded (who, when, the chain
+/// head and the manifest's sha256). `xyt dispute verify` checks it offline.
+#[utoipa::path(
+    operation_id = "exportDisputeBundle",
+    tag = "orders",
+    params(("orderNo" = String, Path, description = "Our order number, `XY…`")),
+    responses(
+        (status = 200, description = "The bundle (application/zip)", content_type = "application/zip", body = Vec<u8>),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
+#[get("/orders/{orderNo}/dispute-bundle")]
+pub async fn dispute_bundle(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Ok(no) = OrderNo::parse(&path) else {
+        return Err(not_found(&path));
+    };
+    let who = super::operator(&req);
+    match crate::bundle::export(&state.pool, state.files.as_ref(), no.as_str(), &who).await {
+        Ok(b) => Ok(HttpResponse::Ok()
+            .content_type("application/zip")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"dispute-{}.zip\"", no.as_str()),
+            ))
+            .insert_header(("X-Bundle-Manifest-Sha256", b.manifest_sha256))
+            .insert_header(("X-Chain-Head", format!("{}:{}", b.head_sequence, b.head_hash)))
+            .body(b.bytes)),
+        Err(crate::bundle::BundleError::NotFound) => Err(not_found(&path)),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}

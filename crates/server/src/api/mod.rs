@@ -44,6 +44,7 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::get_order_events)
         .service(disputes::replay_order)
         .service(disputes::verify_order)
+        .service(disputes::dispute_bundle)
         .service(orders::review_order)
         .service(fulfilment::confirm_payment)
         .service(fulfilment::push_to_agent)

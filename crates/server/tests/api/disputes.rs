@@ -479,3 +479,230 @@ async fn existing_events_are_chained_by_the_migration_and_old_versions_still_rea
     assert_eq!(assert_replay_matches_live(&app).await, 2);
     app.finish().await;
 }
+
+/// Rewrites one file of a zip with `change`.
+fn rewrite(bundle: &[u8], name: &str, change: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut found = false;
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).unwrap();
+        let fname = f.name().unwrap().to_string();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        if fname == name {
+            found = true;
+            b = change(b);
+        }
+        out.start_file(fname, zip::write::SimpleFileOptions::default()).unwrap();
+        out.write_all(&b).unwrap();
+    }
+    assert!(found, "{name} is in the bundle");
+    out.finish().unwrap().into_inner()
+}
+
+fn names_in(bundle: &[u8]) -> Vec<String> {
+    let z = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    z.file_names().map(|n| n.unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_dispute_bundle_verifies_offline_and_each_tampered_part_is_named() {
+    let app = spawn().await;
+    activate_qr(&app).await;
+    let no = paid_order(&app, "4502196109060007070").await;
+    let proof = png_with_ocr_text(100, 100, "proof");
+    let part = reqwest::multipart::Part::bytes(proof.clone())
+        .file_name("p.png")
+        .mime_str("image/png")
+        .unwrap();
+    let r = app
+        .http
+        .post(format!("{}/api/orders/{no}/payment/proof", app.base))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = app
+        .http
+        .get(format!("{}/api/orders/{no}/dispute-bundle", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    let bundle = r.bytes().await.unwrap().to_vec();
+    let names = names_in(&bundle);
+    let proof_sha = xyt_integrations::files::sha256_hex(&proof);
+    let image = format!("images/{proof_sha}.png");
+    for n in ["manifest.json", "report.html", image.as_str()] {
+        assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
+    let v = xyt_server::bundle::verify(&bundle);
+    assert!(v.ok, "{:#?}", v.checks);
+
+    // The manifest carries the events with chain hashes, the decisions' inputs, the image hashes.
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle.as_slice())).unwrap();
+    let manifest: Value = serde_json::from_reader(zip.by_name("manifest.json").unwrap()).unwrap();
+    let events = manifest["events"].as_array().unwrap();
+    assert_eq!(events.len() as i64, manifest["chain"]["headSequence"].as_i64().unwrap());
+    assert!(events.iter().all(|e| e["chainHash"].as_str().unwrap().len() == 64));
+    let check = manifest["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["eventType"] == "price_check_passed")
+        .expect("the price check's inputs");
+    assert_eq!(check["inputs"]["settlementAmount"], "426.00", "{check}");
+    assert_eq!(manifest["images"][0]["sha256"], proof_sha.as_str());
+    assert_eq!(manifest["exportedBy"], "api:test-admin");
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("report.html").unwrap(), &mut html).unwrap();
+    assert!(html.contains("订单争议材料") && html.contains("价格校验") && html.contains("data:image/png;base64,"));
+
+    // Each tampering is named.
+    let edited_image = rewrite(&bundle, &image, |mut b| {
+        let n = b.len() - 20;
+        b[n] ^= 0xff;
+        b
+    });
+    let v = xyt_server::bundle::verify(&edited_image);
+    assert!(!v.ok);
+    assert_eq!(v.first_failure().unwrap().part, image);
+
+    let edited_report = rewrite(&bundle, "report.html", |b| {
+        String::from_utf8(b).unwrap().replace("426.00", "26.00").into_bytes()
+    });
+    assert_eq!(
+        xyt_server::bundle::verify(&edited_report).first_failure().unwrap().part,
+        "report.html"
+    );
+
+    let edited_event = rewrite(&bundle, "manifest.json", |b| {
+        let mut m: Value = serde_json::from_slice(&b).unwrap();
+        let p = m["events"][3]["payload"].as_str().unwrap().replace('1', "2");
+        m["events"][3]["payload"] = p.into();
+        serde_json::to_vec(&m).unwrap()
+    });
+    let v = xyt_server::bundle::verify(&edited_event);
+    assert_eq!(
+        v.first_failure().unwrap().part,
+        "manifest.json#events[4]",
+        "{:#?}",
+        v.checks
+    );
+
+    let removed_event = rewrite(&bundle, "manifest.json", |b| {
+        let mut m: Value = serde_json::from_slice(&b).unwrap();
+        m["events"].as_array_mut().unwrap().remove(1);
+        serde_json::to_vec(&m).unwrap()
+    });
+    let v = xyt_server::bundle::verify(&removed_event);
+    assert_eq!(
+        v.first_failure().unwrap().part,
+        "manifest.json#events[2]",
+        "{:#?}",
+        v.checks
+    );
+
+    let v = xyt_server::bundle::verify(b"not a zip");
+    assert_eq!(v.first_failure().unwrap().part, "bundle.zip");
+
+    // An auditor may export too; every export is recorded with who and when.
+    let auditor = app.session("audrey", "auditor").await.http;
+    let r = auditor
+        .get(format!("{}/api/orders/{no}/dispute-bundle", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let who: Vec<String> =
+        sqlx::query_scalar("SELECT exported_by FROM dispute_exports WHERE order_no = $1 ORDER BY exported_at")
+            .bind(&no)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(who, vec!["api:test-admin".to_string(), "admin:audrey".to_string()]);
+    let (status, _) = app.get("/api/orders/XY20260101000000000AAAAA/dispute-bundle").await;
+    assert_eq!(status, 404);
+    app.finish().await;
+}
+
+fn xyt(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xyt"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("XYT_FILE_DIR", std::env::temp_dir().join("xyt-no-files"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn the_command_line_exports_verifies_audits_and_checks_chains() {
+    let app = spawn().await;
+    let no = seed_in_review(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.zip");
+    let file_s = file.to_str().unwrap();
+
+    let (code, out) = xyt(&app, &["dispute", "export", &no, "-o", file_s]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = xyt(&app, &["dispute", "verify", file_s]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("is intact"), "{out}");
+    let exported_by: String = sqlx::query_scalar("SELECT exported_by FROM dispute_exports WHERE order_no = $1")
+        .bind(&no)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(exported_by.starts_with("cli:"), "{exported_by}");
+
+    let bundle = std::fs::read(&file).unwrap();
+    std::fs::write(
+        &file,
+        rewrite(&bundle, "report.html", |b| [b, b"<!-- x -->".to_vec()].concat()),
+    )
+    .unwrap();
+    let (code, out) = xyt(&app, &["dispute", "verify", file_s]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILS at report.html"), "{out}");
+
+    let (code, out) = xyt(&app, &["audit", &no, "--at", "2"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("xgj_virtual_order_received") && !out.contains("user_form_submitted"),
+        "{out}"
+    );
+    let (code, out) = xyt(&app, &["audit", &no, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["detail"]["status"], "pending_manual_review");
+    let (code, out) = xyt(&app, &["audit", &no, "--at", "99"]);
+    assert_ne!(code, 0, "{out}");
+
+    let (code, out) = xyt(&app, &["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every chain is intact"), "{out}");
+    let mut tx = app.pool.begin().await.unwrap();
+    for sql in [
+        "ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete",
+        "UPDATE events SET metadata = (replace(metadata::text, 'xgj_virtual', 'admin:mallory'))::json WHERE sequence = 1",
+        "ALTER TABLE events ENABLE TRIGGER events_no_update_or_delete",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (code, out) = xyt(&app, &["verify", "--order", &no]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("TAMPERED, first at event #1 (edited)"), "{out}");
+    app.finish().await;
+}
