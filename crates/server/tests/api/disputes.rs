@@ -71,7 +71,7 @@ fn without_live_config(mut d: Value) -> Value {
 }
 
 /// Replaying each order to the version its live detail shows gives exactly that detail.
-async fn assert_replay_matches_live(app: &TestApp) -> usize {
+pub async fn assert_replay_matches_live(app: &TestApp) -> usize {
     let orders: Vec<String> = sqlx::query_scalar("SELECT DISTINCT aggregate_id FROM events ORDER BY 1")
         .fetch_all(&app.pool)
         .await
