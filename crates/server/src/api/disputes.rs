@@ -6,6 +6,7 @@ use utoipa::IntoParams;
 use xyt_domain::OrderNo;
 use xyt_store::chain::{self, ChainReport};
 use xyt_store::replay::{self, Replay, ReplayError};
+use xyt_store::views;
 
 use super::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -113,6 +114,11 @@ pub async fn dispute_bundle(
         return Err(not_found(&path));
     };
     let who = super::operator(&req);
+    // The bundle is evidence: its events must hash as stored, so it carries personal data whole
+    // for every role that may export it, and the read is recorded like any whole read.
+    if views::order_has_events(&state.pool, no.as_str()).await? {
+        xyt_store::access::record_personal_read(&state.pool, &who, no.as_str(), "dispute-bundle").await?;
+    }
     match crate::bundle::export(&state.pool, state.files.as_ref(), no.as_str(), &who).await {
         Ok(b) => Ok(HttpResponse::Ok()
             .content_type("application/zip")

@@ -649,6 +649,12 @@ async fn a_dispute_bundle_verifies_offline_and_each_tampered_part_is_named() {
             .await
             .unwrap();
     assert_eq!(who, vec!["api:test-admin".to_string(), "admin:audrey".to_string()]);
+    let reads = app
+        .count(&format!(
+            "SELECT count(*) FROM personal_data_reads WHERE order_no = '{no}' AND what = 'dispute-bundle'"
+        ))
+        .await;
+    assert_eq!(reads, 2);
     let (status, _) = app.get("/api/orders/XY20260101000000000AAAAA/dispute-bundle").await;
     assert_eq!(status, 404);
     app.finish().await;
