@@ -403,7 +403,7 @@ async fn back_to_before_the_chain(app: &TestApp) {
         "DROP FUNCTION events_chain_hash(text, text, bigint, text, text, text, text, text)",
         "DROP FUNCTION events_chain_part(text)",
         "DROP TABLE dispute_exports",
-        "DELETE FROM _sqlx_migrations WHERE version >= 20261129001301",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261129001301",
     ] {
         sqlx::query(sql).execute(&mut *tx).await.unwrap();
     }
