@@ -4,11 +4,13 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bundle;
 pub mod buyer_page;
 pub mod config;
 pub mod console;
 pub mod delivery_worker;
 pub mod demo;
+pub mod disputes;
 pub mod heavy;
 pub mod input_guard;
 pub mod metrics;

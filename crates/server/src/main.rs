@@ -48,11 +48,88 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Recompute the events' hash chains and name the first edited, removed or inserted event
+    /// (exit status 1 when any chain fails).
+    Verify {
+        /// Only this order (`XY…`).
+        #[arg(long)]
+        order: Option<String>,
+    },
+    /// An order's timeline: each event, who, when and what it changed.
+    Audit {
+        order_no: String,
+        /// Replay only up to this event sequence.
+        #[arg(long)]
+        at: Option<i64>,
+        /// The replay as JSON (the detail at `--at` and the timeline).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dispute bundles: export one order's evidence, verify a bundle offline.
+    Dispute {
+        #[command(subcommand)]
+        command: DisputeCommand,
+    },
     /// XGJ tools.
     Xgj {
         #[command(subcommand)]
         command: XgjCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum DisputeCommand {
+    /// Write the order's bundle (manifest.json, images, report.html) to a zip; the export is recorded.
+    Export {
+        order_no: String,
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+    },
+    /// Check a bundle offline (hashes and chain); exit status 1 naming the failing part.
+    Verify { file: std::path::PathBuf },
+}
+
+async fn dispute_command(command: DisputeCommand) -> anyhow::Result<()> {
+    match command {
+        DisputeCommand::Export { order_no, output } => {
+            let pool = tool_pool().await?;
+            let dir = std::env::var("XYT_FILE_DIR").unwrap_or_else(|_| ".data/files".into());
+            let files = xyt_integrations::files::LocalFileStore::new(dir);
+            let who = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let b = match xyt_server::bundle::export(&pool, &files, &order_no, &who).await {
+                Ok(b) => b,
+                Err(xyt_server::bundle::BundleError::NotFound) => anyhow::bail!("order {order_no} does not exist"),
+                Err(e) => return Err(e.into()),
+            };
+            std::fs::write(&output, &b.bytes).with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "wrote {} ({} bytes); chain head #{} {}; manifest sha256 {}",
+                output.display(),
+                b.bytes.len(),
+                b.head_sequence,
+                b.head_hash,
+                b.manifest_sha256
+            );
+        }
+        DisputeCommand::Verify { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let v = xyt_server::bundle::verify(&bytes);
+            for c in &v.checks {
+                println!("{} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.part, c.detail);
+            }
+            if let Some(f) = v.first_failure() {
+                println!("the bundle FAILS at {}: {}", f.part, f.detail);
+                std::process::exit(1);
+            }
+            println!(
+                "the bundle of {} is intact; chain head {}; compare the manifest sha256 {} with the server's export record",
+                v.order_no.as_deref().unwrap_or("-"),
+                v.head_hash.as_deref().unwrap_or("-"),
+                v.manifest_sha256.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -327,6 +404,18 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Verify { order } => {
+            let pool = tool_pool().await?;
+            if !xyt_server::disputes::verify(&pool, order.as_deref()).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Audit { order_no, at, json } => {
+            let pool = tool_pool().await?;
+            xyt_server::disputes::audit(&pool, &order_no, at, json).await
+        }
+        Command::Dispute { command } => dispute_command(command).await,
         Command::User { command } => user_command(command).await,
         Command::ApiKey { command } => api_key_command(command).await,
         Command::Serve { demo: with_demo } => {

@@ -13,7 +13,13 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub const TYPES: [&str; 4] = ["price_exception", "user_form_group_push", "order_push", "user_notify"];
+pub const TYPES: [&str; 5] = [
+    "price_exception",
+    "user_form_group_push",
+    "order_push",
+    "user_notify",
+    "refund_alert",
+];
 pub const STATUSES: [&str; 5] = ["pending", "sending", "sent", "failed_retryable", "failed_permanent"];
 
 /// A delivery as the worker sees it (with the real target).

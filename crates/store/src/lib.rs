@@ -7,6 +7,7 @@
 //! whatever is missing, so a crash between a commit and a view update heals by itself.
 
 pub mod access;
+pub mod chain;
 pub mod config;
 pub mod config_centre;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod intake;
 pub mod metrics;
 pub mod orders;
 pub mod projections;
+pub mod replay;
 pub mod step_backoff;
 pub mod views;
 

@@ -44,6 +44,22 @@ pub enum OnConflict {
     Report,
 }
 
+/// Reads older event versions as the current ones when the aggregate loads (the projections
+/// call the same [`xyt_domain::order::upcast`]).
+struct Upcaster;
+
+impl cqrs_es::persist::EventUpcaster for Upcaster {
+    fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
+        event_version != xyt_domain::order::current_version(event_type)
+    }
+
+    fn upcast(&self, mut event: cqrs_es::persist::SerializedEvent) -> cqrs_es::persist::SerializedEvent {
+        event.payload = xyt_domain::order::upcast(&event.event_type, &event.event_version, event.payload);
+        event.event_version = xyt_domain::order::current_version(&event.event_type).to_string();
+        event
+    }
+}
+
 pub struct OrderStore {
     pool: PgPool,
     store: PersistedEventStore<PostgresEventRepository, Order>,
@@ -52,7 +68,8 @@ pub struct OrderStore {
 
 impl OrderStore {
     pub fn new(pool: PgPool) -> Self {
-        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
+            .with_upcasters(vec![Box::new(Upcaster)]);
         Self {
             projections: Projections::new(pool.clone()),
             pool,

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row};
@@ -196,6 +197,28 @@ async fn deliveries_called_for(
                     "targetGroupId": r.target_group_id,
                     "proofSha256": order.payment_proof.as_ref().map(|p| p.sha256.clone()),
                 }),
+                max_attempts: DELIVERY_MAX_ATTEMPTS,
+                unsendable,
+            }])
+        }
+        OrderEvent::XgjRefundApplied(a) if a.decision == "merchant_decides" => {
+            let configured: Option<String> = sqlx::query_scalar(
+                "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (target, display, channel, unsendable) = target_of("price_alert", configured, "运营提醒目标");
+            let text = messages::refund_alert_text(&order_no, a.refund_amount_cent, &a.refund_reason);
+            Ok(vec![NewDelivery {
+                order_no,
+                source_sequence: sequence,
+                kind: "refund_alert",
+                channel,
+                target,
+                target_display: display,
+                message_text_masked: text.clone(),
+                message_text: text,
+                extra: serde_json::json!({ "reason": "xgj_refund_after_agent_paid" }),
                 max_attempts: DELIVERY_MAX_ATTEMPTS,
                 unsendable,
             }])
@@ -397,23 +420,29 @@ async fn load_streams(conn: &mut sqlx::PgConnection, order_nos: &[String]) -> an
         let payload: serde_json::Value = r.try_get("payload")?;
         let entry = streams.entry(order_no.clone()).or_insert_with(|| Ok(vec![]));
         let Ok(events) = entry else { continue };
-        let event: OrderEvent = match serde_json::from_value(payload.clone()) {
-            Ok(e) => e,
+        let event_type: String = r.try_get("event_type")?;
+        let event_version: String = r.try_get("event_version")?;
+        let (event, meta) = match decode(
+            &order_no,
+            sequence,
+            &event_type,
+            &event_version,
+            payload.clone(),
+            r.try_get("metadata")?,
+        ) {
+            Ok(decoded) => decoded,
             Err(e) => {
-                *entry =
-                    Err(anyhow::Error::new(e)
-                        .context(format!("order {order_no} event {sequence} does not deserialize")));
+                *entry = Err(e);
                 continue;
             }
         };
-        let meta: HashMap<String, String> = serde_json::from_value(r.try_get("metadata")?).unwrap_or_default();
         events.push(StoredEvent {
             sequence,
-            event_type: r.try_get("event_type")?,
-            event_version: r.try_get("event_version")?,
+            event_type,
+            event_version,
             payload,
             event,
-            meta: EventMeta::from_map(&meta),
+            meta,
         });
     }
     Ok(streams)
@@ -440,15 +469,15 @@ async fn fold(
     } else {
         i64::MAX
     };
-    let mut order = Order::default();
-    let mut facts = MetaFacts::default();
+    let mut f = Fold::default();
     for e in events {
-        let before = (e.sequence > log_offset).then(|| order.tracked_fields());
-        learn(&mut facts, &e.event, &e.meta);
+        // The log's before/after only where the log is behind: a rebuild folds millions of events.
+        let before = (e.sequence > log_offset).then(|| f.order.tracked_fields());
         let calls_for = (e.sequence > deliveries_offset).then(|| e.event.clone());
-        order.apply(e.event);
+        f.apply(e.event, &e.meta);
+        let order = &f.order;
         if let Some(event) = calls_for {
-            for d in deliveries_called_for(tx, &order, e.sequence, &event).await? {
+            for d in deliveries_called_for(tx, order, e.sequence, &event).await? {
                 if deliveries::create(tx, &d).await? {
                     tracing::info!(order_no, kind = d.kind, target = %d.target_display, "delivery created");
                 }
@@ -476,7 +505,8 @@ async fn fold(
             "payload": payload,
         }));
     }
-    if let Some(detail) = OrderDetail::from_order(&order, &facts, created_at, updated_at, head) {
+    let order = &f.order;
+    if let Some(detail) = f.detail(created_at, updated_at, head) {
         if offset(ORDER_LIST) < head {
             let money = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
             rows.list.push(serde_json::json!({
@@ -669,6 +699,51 @@ pub struct Checkpoint {
 const CATCH_UP: &str = "catch_up";
 const CATCH_UP_BATCH: i64 = 5000;
 const REBUILD_BATCH: i64 = 1000;
+
+/// The fold every order view is built from: the aggregate, plus what only the metadata tells.
+/// `refresh` writes the views from it and replay (`crate::replay`) answers a past moment with it.
+#[derive(Default)]
+pub struct Fold {
+    pub order: Order,
+    pub facts: MetaFacts,
+}
+
+impl Fold {
+    /// Applies one event.
+    pub fn apply(&mut self, event: OrderEvent, meta: &EventMeta) {
+        learn(&mut self.facts, &event, meta);
+        self.order.apply(event);
+    }
+
+    /// Applies one event; returns what it changed in the tracked fields (before, after).
+    pub fn step(&mut self, event: OrderEvent, meta: &EventMeta) -> (serde_json::Value, serde_json::Value) {
+        let before = self.order.tracked_fields();
+        self.apply(event, meta);
+        diff(&before, &self.order.tracked_fields())
+    }
+
+    /// The detail as the views show it, after the events folded so far.
+    pub fn detail(&self, created_at: DateTime<Utc>, updated_at: DateTime<Utc>, head: i64) -> Option<OrderDetail> {
+        OrderDetail::from_order(&self.order, &self.facts, created_at, updated_at, head)
+    }
+}
+
+/// Reads one stored event (its payload as the current code reads it: older versions are
+/// upcast first) and its metadata.
+pub fn decode(
+    order_no: &str,
+    sequence: i64,
+    event_type: &str,
+    event_version: &str,
+    payload: serde_json::Value,
+    metadata: serde_json::Value,
+) -> anyhow::Result<(OrderEvent, EventMeta)> {
+    let payload = xyt_domain::order::upcast(event_type, event_version, payload);
+    let event: OrderEvent = serde_json::from_value(payload)
+        .with_context(|| format!("order {order_no} event {sequence} does not deserialize"))?;
+    let meta: HashMap<String, String> = serde_json::from_value(metadata).unwrap_or_default();
+    Ok((event, EventMeta::from_map(&meta)))
+}
 
 impl Projections {
     pub fn new(pool: PgPool) -> Self {

@@ -722,6 +722,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orders/{orderNo}/dispute-bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 争议材料: a zip with `manifest.json` (the order, every event with its metadata and chain
+         *     hash, the deliveries with every attempt, the config each decision used, image hashes), the
+         *     images and a printable Chinese `report.html`. Each export is recorded (who, when, the chain
+         *     head and the manifest's sha256). `xyt dispute verify` checks it offline.
+         * @description Roles: admin, operator, auditor.
+         */
+        get: operations["exportDisputeBundle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orders/{orderNo}/events": {
         parameters: {
             query?: never;
@@ -824,6 +847,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orders/{orderNo}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 事件回放: the order detail exactly as it stood right after event `at`, and per event what
+         *     it changed.
+         * @description Roles: admin, operator, auditor.
+         */
+        get: operations["replayOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orders/{orderNo}/review": {
         parameters: {
             query?: never;
@@ -878,6 +922,27 @@ export interface paths {
          * @description Roles: admin, operator.
          */
         post: operations["reviewScreenshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orders/{orderNo}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 防篡改校验: recomputes the order's hash chain and names the first event that was edited,
+         *     removed or inserted.
+         * @description Roles: admin, operator, auditor.
+         */
+        get: operations["verifyOrder"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1007,6 +1072,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/xgj/goofish/order/refund/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 自动撤单: before the agent is paid we agree and cancel the order; after, we refuse with a
+         *     non-zero code (the only `result` XGJ documents is `agree`), so the merchant decides in XGJ,
+         *     and operators get a `refund_alert` delivery.
+         */
+        post: operations["xgjRefundApply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/xgj/goofish/order/refund/notify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * XGJ's notice that a refund went through: recorded, and the order cancelled (unless it
+         *     already ended). Answered in this call's own envelope.
+         */
+        post: operations["xgjRefundNotify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/xgj/goofish/user/info": {
         parameters: {
             query?: never;
@@ -1118,6 +1224,35 @@ export interface components {
             /** @description Gender and birthday must be given for this type. */
             requiresGenderAndBirthday: boolean;
             value: components["schemas"]["CertificateType"];
+        };
+        /** @description What is wrong at one place of the chain. */
+        ChainProblem: {
+            /** @description In Chinese, for the console and the report. */
+            detail: string;
+            /**
+             * @description `edited` (content or hash differs from what was chained), `removed` (the sequence is
+             *     missing), `inserted` (written after events that follow it).
+             */
+            kind: string;
+            /**
+             * Format: int64
+             * @description The event's sequence (for `removed`, the missing one).
+             */
+            sequence: number;
+        };
+        /** @description The outcome for one order. */
+        ChainReport: {
+            events: number;
+            firstProblem?: components["schemas"]["ChainProblem"] | null;
+            headHash: string;
+            /**
+             * Format: int64
+             * @description The last event's sequence and stored hash (the value to compare with a bundle).
+             */
+            headSequence: number;
+            ok: boolean;
+            orderNo: string;
+            problems: components["schemas"]["ChainProblem"][];
         };
         /** @description One row of the config history. */
         ConfigChange: {
@@ -1719,6 +1854,27 @@ export interface components {
              */
             size: number;
         };
+        /** @description The order at `at`. */
+        Replay: {
+            /**
+             * Format: int64
+             * @description The sequence replayed to.
+             */
+            at: number;
+            /**
+             * @description The detail exactly as `GET /api/orders/{orderNo}` showed it right after event `at`
+             *     (`activeQrCode`, today's config rather than the order's history, is left out).
+             */
+            detail: components["schemas"]["OrderDetail"];
+            /**
+             * Format: int64
+             * @description The order's last sequence now.
+             */
+            lastSequence: number;
+            orderNo: string;
+            /** @description Every event up to `at`, oldest first. */
+            timeline: components["schemas"]["TimelineEntry"][];
+        };
         ResendRequest: {
             /** @description Another target: `mock://<name>`, `wecom-app:<chatid>` or a robot webhook URL. */
             target?: string | null;
@@ -1875,6 +2031,29 @@ export interface components {
         TicketTypeInput: {
             /** @description At most 500 characters. */
             description?: string | null;
+        };
+        /** @description One event of the timeline. */
+        TimelineEntry: {
+            after: Record<string, never>;
+            /** @description The tracked fields this event changed, before and after. */
+            before: Record<string, never>;
+            /** @description The event's link in the order's hash chain. */
+            chainHash: string;
+            /** Format: date-time */
+            createdAt: string;
+            errorCode?: string | null;
+            errorMessage?: string | null;
+            eventType: string;
+            /** @description The version stored (older versions are read through the upcaster). */
+            eventVersion: string;
+            /** @description The event as recorded (the inner object of the payload), with every input it decided on. */
+            payload: Record<string, never>;
+            requestId: string;
+            result: string;
+            /** Format: int64 */
+            sequence: number;
+            /** @description `xgj_virtual`, `public`, `system`, `admin:<user>`, `api:<key>`. */
+            source: string;
         };
         UpdateUserRequest: {
             /** @description `true` disables the user and ends its sessions; `false` enables it again. */
@@ -4898,6 +5077,65 @@ export interface operations {
             };
         };
     };
+    exportDisputeBundle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Our order number, `XY…` */
+                orderNo: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bundle (application/zip) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": number[];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field(s), named in fieldErrors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getOrderEvents: {
         parameters: {
             query?: never;
@@ -5303,6 +5541,68 @@ export interface operations {
             };
         };
     };
+    replayOrder: {
+        parameters: {
+            query?: {
+                /** @description The event sequence to replay to (1 … the last); the last event when absent. */
+                at?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Our order number, `XY…` */
+                orderNo: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order at `at` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `at` is not a sequence of the order */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     reviewOrder: {
         parameters: {
             query?: never;
@@ -5570,6 +5870,65 @@ export interface operations {
                 };
             };
             /** @description Invalid decision or missing note */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Our order number, `XY…` */
+                orderNo: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chain's state (`ok` false names the problems) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
+                };
+            };
+            /** @description No session or API key, or an expired or revoked one (`UNAUTHENTICATED`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field(s), named in fieldErrors */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5882,6 +6241,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+        };
+    };
+    xgjRefundApply: {
+        parameters: {
+            query: {
+                mch_id: string;
+                timestamp: number;
+                sign: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description order_no, order_type, out_order_no, biz_order_no, refund_type, refund_amount, refund_reason, refund_scene, apply_time, notify_url */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description XGJ envelope: `data.result` `agree`; 1200 unknown order; 1 when the merchant must decide */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+        };
+    };
+    xgjRefundNotify: {
+        parameters: {
+            query: {
+                mch_id: string;
+                timestamp: number;
+                sign: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description order_no, order_type, out_order_no, biz_order_no, refund_type, refund_amount, refund_reason, refund_scene, refund_time */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description `{"result":"success","msg":"接收成功"}`; `result` `fail` otherwise */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
         };

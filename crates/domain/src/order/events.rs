@@ -81,14 +81,47 @@ pub struct XgjVirtualCardOrderCreated {
     pub order_time: i64,
 }
 
+/// Version 2.0 added `cause`; version 1.0 rows are upcast on read (see [`upcast`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelled {
     pub reason: String,
+    /// Who ended the order: `operator`, `xgj_trade` (the ERP push reported a refund or a closed
+    /// trade), `xgj_refund_apply` (XGJ's 自动撤单, agreed before the agent was paid) or
+    /// `xgj_refund_notify` (XGJ reported a refund).
+    pub cause: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xgj_trade: Option<XgjTradeChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// XGJ's `/goofish/order/refund/apply` (自动撤单) and what we answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjRefundApplied {
+    /// XGJ's body as received.
+    pub request: serde_json::Value,
+    pub refund_amount_cent: Option<i64>,
+    pub refund_reason: String,
+    pub refund_scene: String,
+    /// `agree` (the agent was not paid yet: the order is cancelled) or `merchant_decides`
+    /// (the agent was paid: XGJ is refused and operators are alerted).
+    pub decision: String,
+    /// When we decided, Unix seconds (answered to XGJ as `refund_time`).
+    #[serde(default)]
+    pub decided_at: i64,
+}
+
+/// XGJ's `/goofish/order/refund/notify`: the refund went through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct XgjRefundNotified {
+    pub request: serde_json::Value,
+    pub refund_amount_cent: Option<i64>,
+    pub refund_reason: String,
+    /// XGJ's `refund_time`, Unix seconds.
+    pub refund_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +305,10 @@ pub enum OrderEvent {
     UserNotifyFailed(UserNotification),
     ProfitShareCalculated(ProfitShare),
     ProfitShareSettled(ProfitShare),
+    XgjRefundApplied(XgjRefundApplied),
+    XgjRefundNotified(XgjRefundNotified),
+    /// The operators' alert about a refund XGJ asked for after the agent was paid, sent or not.
+    RefundAlertNotified(DeliveryAttempted),
 }
 
 impl OrderEvent {
@@ -304,6 +341,9 @@ impl OrderEvent {
             OrderEvent::UserNotifyFailed(_) => "user_notify_failed",
             OrderEvent::ProfitShareCalculated(_) => "profit_share_calculated",
             OrderEvent::ProfitShareSettled(_) => "profit_share_settled",
+            OrderEvent::XgjRefundApplied(_) => "xgj_refund_applied",
+            OrderEvent::XgjRefundNotified(_) => "xgj_refund_notified",
+            OrderEvent::RefundAlertNotified(_) => "refund_alert_notified",
         }
     }
 }
@@ -314,6 +354,34 @@ impl DomainEvent for OrderEvent {
     }
 
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        match self {
+            OrderEvent::OrderCancelled(_) => "2.0",
+            _ => "1.0",
+        }
+        .to_string()
+    }
+}
+
+/// Reads a stored payload of an older version as the current one. The one schema change so
+/// far: `order_cancelled` 1.0 had no `cause`; it is derived from what 1.0 recorded (an ERP
+/// trade change means XGJ ended it, otherwise an operator did).
+pub fn upcast(event_type: &str, event_version: &str, mut payload: serde_json::Value) -> serde_json::Value {
+    if event_type == "order_cancelled" && event_version == "1.0" {
+        if let Some(inner) = payload.get_mut("order_cancelled").and_then(|v| v.as_object_mut()) {
+            if !inner.contains_key("cause") {
+                let by_xgj = inner.get("xgjTrade").is_some_and(|t| !t.is_null());
+                inner.insert("cause".into(), if by_xgj { "xgj_trade" } else { "operator" }.into());
+            }
+        }
+    }
+    payload
+}
+
+/// The version [`upcast`] brings an event type to.
+pub fn current_version(event_type: &str) -> &'static str {
+    if event_type == "order_cancelled" {
+        "2.0"
+    } else {
+        "1.0"
     }
 }

@@ -8,6 +8,17 @@ pub fn price_exception_text(order_no: &str) -> String {
     format!("【订单异常】订单号:{order_no},异常类型:价格校验异常。")
 }
 
+/// The operators' alert when XGJ asks for a refund after the agent was paid.
+pub fn refund_alert_text(order_no: &str, refund_amount_cent: Option<i64>, reason: &str) -> String {
+    let amount = refund_amount_cent
+        .map(|c| format!("¥{}", crate::money::from_cents(c)))
+        .unwrap_or_else(|| "-".into());
+    let reason = if reason.is_empty() { "-" } else { reason };
+    format!(
+        "【退款申请】订单号:{order_no},闲管家申请退款 {amount}(原因:{reason})。代理已付款,系统未同意自动撤单,请在闲管家人工处理。"
+    )
+}
+
 /// The buyer's details for the agent group. `season_label` is the play date's season
 /// (淡季/平季/旺季). `masked` gives the same text with personal data masked, for lists and logs.
 pub fn user_form_group_text(order: &Order, season_label: &str, masked: bool) -> Option<String> {

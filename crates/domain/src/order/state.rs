@@ -127,6 +127,10 @@ pub struct Order {
     pub user_notification: NotificationState,
     pub profit_share: Option<ProfitShare>,
     pub profit_share_settled: bool,
+    /// XGJ's refund application and our decision (the first one; repeats change nothing).
+    pub refund_apply: Option<XgjRefundApplied>,
+    /// XGJ reported the refund done.
+    pub refunded: Option<XgjRefundNotified>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +230,16 @@ pub enum OrderCommand {
     /// An operator cancels the order before completion.
     Cancel {
         reason: String,
+        at: DateTime<Utc>,
+    },
+    /// XGJ's 自动撤单 (`refund/apply`; `decision` is left empty, the order decides it).
+    ApplyXgjRefund {
+        apply: XgjRefundApplied,
+        at: DateTime<Utc>,
+    },
+    /// XGJ's `refund/notify`: record the refund and cancel.
+    RecordXgjRefund {
+        notice: XgjRefundNotified,
         at: DateTime<Utc>,
     },
     /// XGJ's ERP push reported a refund or a closed trade.
@@ -409,10 +423,71 @@ impl Order {
             Some(OrderStatus::Completed) => Err(OrderError::AlreadyCompleted),
             Some(_) => Ok(vec![OrderEvent::OrderCancelled(OrderCancelled {
                 reason,
+                cause: "xgj_trade".into(),
                 xgj_trade: Some(trade),
                 cancelled_at: Some(at),
             })]),
         }
+    }
+
+    /// Before the agent is paid XGJ's refund is agreed and the order cancelled; after, the
+    /// merchant decides (operators are alerted). A repeat changes nothing: the first decision
+    /// stands and is answered again.
+    fn apply_xgj_refund(&self, mut apply: XgjRefundApplied, at: DateTime<Utc>) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if self.refund_apply.is_some() {
+            return Ok(vec![]);
+        }
+        let agent_paid = self.payment.is_some() || status == OrderStatus::Completed;
+        if agent_paid {
+            apply.decision = "merchant_decides".into();
+            return Ok(vec![OrderEvent::XgjRefundApplied(apply)]);
+        }
+        apply.decision = "agree".into();
+        let reason = format!(
+            "闲管家自动撤单(代理未付款,同意退款){}",
+            if apply.refund_reason.is_empty() {
+                String::new()
+            } else {
+                format!(":{}", apply.refund_reason)
+            }
+        );
+        let mut events = vec![OrderEvent::XgjRefundApplied(apply)];
+        if status != OrderStatus::Cancelled {
+            events.push(OrderEvent::OrderCancelled(OrderCancelled {
+                reason,
+                cause: "xgj_refund_apply".into(),
+                xgj_trade: None,
+                cancelled_at: Some(at),
+            }));
+        }
+        Ok(events)
+    }
+
+    /// XGJ refunded: recorded once; the order is cancelled unless it already ended.
+    fn record_xgj_refund(&self, notice: XgjRefundNotified, at: DateTime<Utc>) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if self.refunded.is_some() {
+            return Ok(vec![]);
+        }
+        let reason = format!(
+            "闲管家已退款{}",
+            if notice.refund_reason.is_empty() {
+                String::new()
+            } else {
+                format!(":{}", notice.refund_reason)
+            }
+        );
+        let mut events = vec![OrderEvent::XgjRefundNotified(notice)];
+        if !matches!(status, OrderStatus::Cancelled | OrderStatus::Completed) {
+            events.push(OrderEvent::OrderCancelled(OrderCancelled {
+                reason,
+                cause: "xgj_refund_notify".into(),
+                xgj_trade: None,
+                cancelled_at: Some(at),
+            }));
+        }
+        Ok(events)
     }
 
     /// The buyer may correct the form until the order is pushed to the agent.
@@ -594,6 +669,7 @@ impl Order {
                 }
                 vec![OrderEvent::OrderCancelled(OrderCancelled {
                     reason,
+                    cause: "operator".into(),
                     xgj_trade: None,
                     cancelled_at: Some(at),
                 })]
@@ -621,6 +697,7 @@ impl Order {
                     "order_push" => OrderEvent::OrderPushFailed(*a),
                     "user_form_group_push" if sent => OrderEvent::UserFormGroupPushed(*a),
                     "user_form_group_push" => OrderEvent::UserFormGroupPushFailed(*a),
+                    "refund_alert" => OrderEvent::RefundAlertNotified(*a),
                     _ => OrderEvent::UserPriceExceptionNotified(*a),
                 }])
             }
@@ -629,6 +706,8 @@ impl Order {
                 Ok(vec![OrderEvent::DeliveryResendRequested(r)])
             }
             OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at),
+            OrderCommand::ApplyXgjRefund { apply, at } => self.apply_xgj_refund(apply, at),
+            OrderCommand::RecordXgjRefund { notice, at } => self.record_xgj_refund(notice, at),
             other => self.fulfil(other),
         }
     }
@@ -791,6 +870,11 @@ impl Aggregate for Order {
             OrderEvent::UserNotifyFailed(_) => self.user_notification = NotificationState::Failed,
             OrderEvent::ProfitShareCalculated(p) => self.profit_share = Some(p),
             OrderEvent::ProfitShareSettled(_) => self.profit_share_settled = true,
+            OrderEvent::XgjRefundApplied(a) => self.refund_apply = Some(a),
+            OrderEvent::XgjRefundNotified(n) => self.refunded = Some(n),
+            OrderEvent::RefundAlertNotified(a) => {
+                self.recorded_attempts.insert(a.attempt_id);
+            }
             OrderEvent::OrderCancelled(e) => {
                 self.cancelled_from = self.status;
                 self.cancel_reason = Some(e.reason);

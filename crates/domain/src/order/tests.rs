@@ -214,6 +214,7 @@ async fn a_refund_cancels_a_taken_in_order() {
         .await
         .then_expect_events(vec![OrderEvent::OrderCancelled(OrderCancelled {
             reason: "闲鱼退款成功".into(),
+            cause: "xgj_trade".into(),
             xgj_trade: Some(XgjTradeChange {
                 order_status: 23,
                 refund_status: 5,
@@ -396,6 +397,7 @@ async fn the_form_of_a_cancelled_order_is_locked() {
     let mut given = taken_in();
     given.push(OrderEvent::OrderCancelled(OrderCancelled {
         reason: "x".into(),
+        cause: "operator".into(),
         xgj_trade: None,
         cancelled_at: None,
     }));
@@ -869,6 +871,7 @@ async fn an_operator_cancels_with_a_reason_before_completion() {
         .await
         .then_expect_events(vec![OrderEvent::OrderCancelled(OrderCancelled {
             reason: "买家退款".into(),
+            cause: "operator".into(),
             xgj_trade: None,
             cancelled_at: Some(at()),
         })]);
@@ -1054,4 +1057,123 @@ fn narrowing_stored_actions_to_the_configuration_equals_deciding_with_it() {
             assert_eq!(stored, order.available_actions(&ctx), "{name} qr={qr} group={group}");
         }
     }
+}
+
+fn refund_apply() -> XgjRefundApplied {
+    XgjRefundApplied {
+        request: json!({"order_no": "4502196109060005933", "refund_reason": "不想要了"}),
+        refund_amount_cent: Some(320),
+        refund_reason: "不想要了".into(),
+        refund_scene: "expire_refund".into(),
+        decision: String::new(),
+        decided_at: 1774065200,
+    }
+}
+
+#[tokio::test]
+async fn a_refund_application_before_the_agent_is_paid_is_agreed_and_cancels() {
+    let mut agreed = refund_apply();
+    agreed.decision = "agree".into();
+    Fw::with(())
+        .given(approved())
+        .when_async(OrderCommand::ApplyXgjRefund {
+            apply: refund_apply(),
+            at: at(),
+        })
+        .await
+        .then_expect_events(vec![
+            OrderEvent::XgjRefundApplied(agreed.clone()),
+            OrderEvent::OrderCancelled(OrderCancelled {
+                reason: "闲管家自动撤单(代理未付款,同意退款):不想要了".into(),
+                cause: "xgj_refund_apply".into(),
+                xgj_trade: None,
+                cancelled_at: Some(at()),
+            }),
+        ]);
+    // A repeat: the first decision stands, nothing new.
+    let mut given = approved();
+    given.push(OrderEvent::XgjRefundApplied(agreed));
+    Fw::with(())
+        .given(given)
+        .when_async(OrderCommand::ApplyXgjRefund {
+            apply: refund_apply(),
+            at: at(),
+        })
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn a_refund_application_after_the_agent_is_paid_leaves_it_to_the_merchant() {
+    let mut decided = refund_apply();
+    decided.decision = "merchant_decides".into();
+    Fw::with(())
+        .given(pushed())
+        .when_async(OrderCommand::ApplyXgjRefund {
+            apply: refund_apply(),
+            at: at(),
+        })
+        .await
+        .then_expect_events(vec![OrderEvent::XgjRefundApplied(decided)]);
+    Fw::with(())
+        .given(vec![])
+        .when_async(OrderCommand::ApplyXgjRefund {
+            apply: refund_apply(),
+            at: at(),
+        })
+        .await
+        .then_expect_error(OrderError::NotFound);
+}
+
+#[tokio::test]
+async fn a_refund_notice_records_the_refund_and_cancels_once() {
+    let notice = XgjRefundNotified {
+        request: json!({"order_no": "4502196109060005933"}),
+        refund_amount_cent: Some(320),
+        refund_reason: String::new(),
+        refund_time: Some(1774065200),
+    };
+    Fw::with(())
+        .given(pushed())
+        .when_async(OrderCommand::RecordXgjRefund {
+            notice: notice.clone(),
+            at: at(),
+        })
+        .await
+        .then_expect_events(vec![
+            OrderEvent::XgjRefundNotified(notice.clone()),
+            OrderEvent::OrderCancelled(OrderCancelled {
+                reason: "闲管家已退款".into(),
+                cause: "xgj_refund_notify".into(),
+                xgj_trade: None,
+                cancelled_at: Some(at()),
+            }),
+        ]);
+    let mut given = pushed();
+    given.push(OrderEvent::XgjRefundNotified(notice.clone()));
+    Fw::with(())
+        .given(given)
+        .when_async(OrderCommand::RecordXgjRefund { notice, at: at() })
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_order_cancelled_of_version_1_is_read_with_its_cause() {
+    let v1_by_operator = json!({"order_cancelled": {"reason": "买家退款", "cancelledAt": "2026-03-21T03:51:47Z"}});
+    let v1_by_xgj = json!({"order_cancelled": {"reason": "闲鱼退款成功",
+        "xgjTrade": {"orderStatus": 23, "refundStatus": 5, "modifyTime": 1774065200}}});
+    for (payload, cause) in [(v1_by_operator, "operator"), (v1_by_xgj, "xgj_trade")] {
+        assert!(
+            serde_json::from_value::<OrderEvent>(payload.clone()).is_err(),
+            "1.0 alone no longer reads"
+        );
+        let e: OrderEvent = serde_json::from_value(upcast("order_cancelled", "1.0", payload)).unwrap();
+        let OrderEvent::OrderCancelled(c) = e else { panic!() };
+        assert_eq!(c.cause, cause);
+    }
+    // The current version is left alone.
+    let v2 = json!({"order_cancelled": {"reason": "x", "cause": "xgj_refund_notify"}});
+    assert_eq!(upcast("order_cancelled", "2.0", v2.clone()), v2);
+    assert_eq!(current_version("order_cancelled"), "2.0");
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod deliveries;
+pub mod disputes;
 pub mod error;
 pub mod etag;
 pub mod fulfilment;
@@ -44,6 +45,9 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(orders::count_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
+        .service(disputes::replay_order)
+        .service(disputes::verify_order)
+        .service(disputes::dispute_bundle)
         .service(orders::review_order)
         .service(fulfilment::confirm_payment)
         .service(fulfilment::push_to_agent)

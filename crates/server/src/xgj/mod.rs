@@ -8,6 +8,7 @@
 
 pub mod erp;
 pub mod intake;
+pub mod refund;
 pub mod supply;
 
 use actix_web::{web, HttpResponse};
@@ -126,5 +127,7 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(supply::goods_list)
         .service(supply::goods_detail)
         .service(supply::order_detail)
+        .service(refund::refund_apply)
+        .service(refund::refund_notify)
         .service(erp::order_push)
 }

@@ -9,7 +9,7 @@ use super::{intake as order_intake, read_capped, verify_supply, BodyError, XgjRe
 use crate::state::AppState;
 
 /// Reads and verifies a call; on failure the ready XGJ answer.
-async fn guarded(
+pub(super) async fn guarded(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
@@ -39,7 +39,7 @@ async fn guarded(
 }
 
 /// Bodies of the non-order calls: empty and `{}` both mean "no fields".
-fn parse_obj<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, XgjReply> {
+pub(super) fn parse_obj<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, XgjReply> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -53,7 +53,7 @@ fn parse_obj<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, XgjReply> {
     })
 }
 
-fn infra(e: impl std::fmt::Display) -> HttpResponse {
+pub(super) fn infra(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %e, "xgj call failed");
     XgjReply::system_error().respond()
 }

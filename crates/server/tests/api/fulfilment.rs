@@ -181,6 +181,8 @@ async fn an_order_is_driven_through_the_api_to_completed_with_the_profit_share_s
         .unwrap();
     assert_eq!(ocr["payload"]["engine"], "mock");
     assert!(ocr["payload"]["confidence"].as_f64().unwrap() > 0.9);
+    // Replaying every order it made, at its live version, gives its live detail.
+    crate::disputes::assert_replay_matches_live(&app).await;
     app.finish().await;
 }
 
@@ -230,6 +232,8 @@ async fn the_reviewed_seed_order_is_driven_the_same_way_at_a_loss() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(d["profitShare"]["status"], "settled");
+    // Replaying every order it made, at its live version, gives its live detail.
+    crate::disputes::assert_replay_matches_live(&app).await;
     app.finish().await;
 }
 
@@ -289,6 +293,8 @@ async fn a_screenshot_with_another_buyers_name_lands_in_review_with_the_reasons(
     )
     .await;
     assert_eq!(d["statusLabel"], "已完成", "{d}");
+    // Replaying every order it made, at its live version, gives its live detail.
+    crate::disputes::assert_replay_matches_live(&app).await;
     app.finish().await;
 }
 
@@ -313,6 +319,8 @@ async fn an_operator_may_confirm_a_mismatched_screenshot() {
         .await;
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["statusLabel"], "已完成");
+    // Replaying every order it made, at its live version, gives its live detail.
+    crate::disputes::assert_replay_matches_live(&app).await;
     app.finish().await;
 }
 

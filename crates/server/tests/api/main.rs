@@ -6,6 +6,7 @@ mod channels;
 mod config;
 mod console;
 mod deliveries;
+mod disputes;
 mod erp;
 mod forms;
 mod fulfilment;
