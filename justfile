@@ -107,6 +107,8 @@ openapi:
     cargo run -q -p xyt-server -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
     mv openapi/openapi.json.tmp openapi/openapi.json
     @echo "wrote openapi/openapi.json"
+    # The console's API types come from the document: regenerate them with it.
+    if [ -d frontend ]; then (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run -s gen:api); fi
 
 # Make sure the dev database (DATABASE_URL) answers and exists
 db:

@@ -77,6 +77,10 @@ impl Need {
 /// template such as `/api/orders/{orderNo}`). Default-deny inside `/api`: a new route is at least
 /// `SignedIn` to read and `Command` to change until this says otherwise.
 pub fn need(method: &str, path: &str) -> Need {
+    // Prometheus metrics: admins, or (the guard decides) an unproxied peer on loopback.
+    if path == "/metrics" {
+        return Need::Admin;
+    }
     let Some(rest) = path.strip_prefix("/api") else {
         return Need::Nothing;
     };
@@ -171,6 +175,12 @@ pub fn check_password(s: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_need_an_admin_unless_the_guard_sees_a_local_scraper() {
+        assert_eq!(need("GET", "/metrics"), Need::Admin);
+        assert_eq!(need("GET", "/metricsx"), Need::Nothing);
+    }
 
     #[test]
     fn the_policy_opens_only_the_public_doors() {

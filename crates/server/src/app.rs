@@ -115,6 +115,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                 }),
             )
             .route("/healthz", web::get().to(|| async { "ok" }))
+            .route("/metrics", web::get().to(crate::metrics::handler))
             .route("/f/{token}", web::get().to(crate::buyer_page::page))
             .into_utoipa_app()
             .service(api::public::scope())
@@ -131,6 +132,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .wrap(from_fn(crate::auth::guard::guard))
             .wrap(from_fn(crate::auth::guard::security_headers))
             .wrap(from_fn(request_id::middleware))
+            .wrap(from_fn(crate::metrics::middleware))
     })
     .workers(2)
     .listen(listener)?

@@ -130,6 +130,11 @@ impl DeliveryWorker {
             }
         };
         deliveries::finish_attempt(&self.pool, row.id, attempt_id, &outcome).await?;
+        xyt_store::metrics::inc(
+            "xyt_delivery_attempts_total",
+            "Delivery attempts by outcome",
+            &[("outcome", outcome.status), ("type", row.kind.as_str())],
+        );
         match &result {
             Ok(_) => tracing::info!(delivery = %row.id, kind = %row.kind, attempt, "delivery sent"),
             Err(e) => {

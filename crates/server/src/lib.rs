@@ -11,6 +11,7 @@ pub mod delivery_worker;
 pub mod demo;
 pub mod heavy;
 pub mod input_guard;
+pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

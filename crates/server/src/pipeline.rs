@@ -55,6 +55,10 @@ pub struct StepPolicy {
     pub budget: std::time::Duration,
     pub backoff_base: std::time::Duration,
     pub backoff_max: std::time::Duration,
+    /// The sweep leaves an order alone until it has not changed for this long: the request that
+    /// caused a step runs it itself, and the sweep doing the same work at the same moment only
+    /// made the request's answer show the view from before the sweep's refresh.
+    pub sweep_grace: std::time::Duration,
 }
 
 impl Default for StepPolicy {
@@ -64,6 +68,7 @@ impl Default for StepPolicy {
             budget: std::time::Duration::from_secs(90),
             backoff_base: std::time::Duration::from_secs(30),
             backoff_max: std::time::Duration::from_secs(6 * 3600),
+            sweep_grace: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -248,7 +253,7 @@ impl Pipeline {
     /// orders whose back-off is over; each order within the time budget.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         let mut done = 0;
-        for no in xyt_store::step_backoff::due_orders(&self.pool, 200).await? {
+        for no in xyt_store::step_backoff::due_orders(&self.pool, 200, self.policy.sweep_grace).await? {
             let Ok(order_no) = OrderNo::parse(&no) else { continue };
             if self.run_owed_within_budget(&order_no, "sweep").await.is_ok() {
                 done += 1;

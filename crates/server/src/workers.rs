@@ -19,7 +19,15 @@ pub fn spawn_catch_up(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match projections.catch_up().await {
+            let started = std::time::Instant::now();
+            let caught_up = projections.catch_up().await;
+            xyt_store::metrics::observe(
+                "xyt_catch_up_duration_seconds",
+                "Duration of each catch-up pass",
+                &[("outcome", if caught_up.is_ok() { "ok" } else { "error" })],
+                started.elapsed().as_secs_f64(),
+            );
+            match caught_up {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "catch-up refreshed lagging views"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "catch-up pass failed"),

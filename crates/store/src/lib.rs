@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod erp;
 pub mod goods;
 pub mod intake;
+pub mod metrics;
 pub mod orders;
 pub mod projections;
 pub mod step_backoff;

@@ -85,15 +85,28 @@ impl OrderStore {
         on_conflict: OnConflict,
     ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
         let mut attempt = 0u32;
-        let committed = loop {
+        let result = loop {
             attempt += 1;
             match self.try_execute(order_no, command.clone(), meta).await {
                 Err(ExecuteError::Conflict) if on_conflict == OnConflict::Retry && attempt < 8 => {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
-                other => break other?,
+                other => break other,
             }
         };
+        let outcome = match &result {
+            Ok(c) if c.is_empty() => "no_change",
+            Ok(_) => "committed",
+            Err(ExecuteError::Domain(_)) => "refused",
+            Err(ExecuteError::Conflict) => "conflict",
+            Err(ExecuteError::Store(_)) => "error",
+        };
+        crate::metrics::inc(
+            "xyt_commands_total",
+            "Order commands by outcome",
+            &[("outcome", outcome)],
+        );
+        let committed = result?;
         if !committed.is_empty() {
             if let Err(e) = self.projections.refresh(order_no.as_str()).await {
                 tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");

@@ -726,10 +726,12 @@ impl Projections {
     /// transaction is older than every transaction still in flight).
     async fn scan(&self, from: Checkpoint, limit: i64) -> Result<(Vec<String>, Checkpoint, usize), sqlx::Error> {
         let rows: Vec<(i64, i64, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT tx::text::bigint, position, aggregate_type, aggregate_id, sequence,
-                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-             FROM events WHERE (tx, position) > ($1::text::xid8, $2)
-             ORDER BY tx, position LIMIT $3",
+            // (The output column must not be called `tx`: ORDER BY would sort by it, not walk
+            // the index.)
+            "SELECT e.tx::text::bigint AS txid, e.position, e.aggregate_type, e.aggregate_id, e.sequence,
+                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+             FROM events e WHERE (e.tx, e.position) > ($1::text::xid8, $2)
+             ORDER BY e.tx, e.position LIMIT $3",
         )
         .bind(from.tx.to_string())
         .bind(from.position)

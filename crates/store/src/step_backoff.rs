@@ -53,17 +53,21 @@ pub async fn clear(pool: &PgPool, order_no: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The orders owing a system step whose back-off (if any) is over: those never failed first,
-/// then the longest waiting, so a batch of failing orders cannot crowd out the rest.
-pub async fn due_orders(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+/// The orders owing a system step whose back-off (if any) is over and that have not changed for
+/// `grace` (the request that caused a step runs it itself; the sweep is for what a crash left):
+/// those never failed first, then the longest waiting, so a batch of failing orders cannot
+/// crowd out the rest.
+pub async fn due_orders(pool: &PgPool, limit: i64, grace: Duration) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT l.order_no FROM order_list l
          LEFT JOIN system_step_backoff b ON b.order_no = l.order_no
          WHERE l.system_step_owed AND (b.next_attempt_at IS NULL OR b.next_attempt_at <= now())
+           AND l.updated_at <= now() - make_interval(secs => $2)
          ORDER BY b.next_attempt_at NULLS FIRST, l.order_no
          LIMIT $1",
     )
     .bind(limit)
+    .bind(grace.as_secs_f64())
     .fetch_all(pool)
     .await
 }

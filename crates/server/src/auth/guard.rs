@@ -103,6 +103,9 @@ pub async fn guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
+    if req.path() == "/metrics" && crate::metrics::from_local_scraper(req.request()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     if needed == Need::Nothing {
         // Sign-in from a foreign page (login CSRF) is refused like any foreign write.
         if req.path() == "/api/auth/login" && !origin_allowed(req.request(), &state) {

@@ -45,10 +45,20 @@ pub async fn purchase_create(state: &AppState, mch_id: &str, body: &[u8]) -> Ans
         Ok(v) => v,
         Err(r) => return Answer::Refused(r),
     };
-    match take_in(state, mch_id, &mut raw, p).await {
+    let answer = match take_in(state, mch_id, &mut raw, p).await {
         Ok(kept) => Answer::Kept(kept),
         Err(r) => Answer::Refused(r),
-    }
+    };
+    let outcome = match &answer {
+        Answer::Kept(_) => "answered",
+        Answer::Refused(_) => "refused",
+    };
+    xyt_store::metrics::inc(
+        "xyt_intake_total",
+        "XGJ purchase/create calls by outcome (answered includes repeats answered from the kept answer)",
+        &[("outcome", outcome)],
+    );
+    answer
 }
 
 async fn take_in(
@@ -65,6 +75,11 @@ async fn take_in(
     let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
     if let Some(kept) = existing.as_ref().and_then(|i| i.answer.clone()) {
         tracing::info!(external_order_no = %p.order_no, "repeated purchase/create answered with the kept answer");
+        xyt_store::metrics::inc(
+            "xyt_intake_repeats_total",
+            "XGJ purchase/create repeats answered from the kept answer",
+            &[],
+        );
         return Ok(kept);
     }
     let goods = goods::get(pool, &p.goods_no).await.map_err(|e| infra(&e))?;
@@ -113,15 +128,25 @@ async fn take_in(
         received_at: now,
     }));
     let meta = EventMeta::accepted("xgj_virtual", request_id::current(), now);
-    match state.orders.execute(&order_no, command, &meta, OnConflict::Retry).await {
-        Ok(_) => {}
+    let committed = match state.orders.execute(&order_no, command, &meta, OnConflict::Retry).await {
+        Ok(committed) => committed,
         Err(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. })) => {
             return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
         Err(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_))) => return Err(XgjReply::bad_params(e)),
         Err(e) => return Err(infra(&e)),
-    }
-    let order = state.orders.load(&order_no).await.map_err(|e| infra(&e))?;
+    };
+    // The events just committed are the whole stream when they start it: no reload. Otherwise
+    // (a concurrent call took the order in first) the order is read back.
+    let order = if committed.first().is_some_and(|e| e.sequence == 1) {
+        let mut order = xyt_domain::order::Order::default();
+        for e in committed {
+            cqrs_es::Aggregate::apply(&mut order, e.payload);
+        }
+        order
+    } else {
+        state.orders.load(&order_no).await.map_err(|e| infra(&e))?
+    };
     let (Some(out_order_no), Some(link), Some(external)) =
         (&order.out_order_no, &order.form_link, &order.external_order_no)
     else {

@@ -12,6 +12,8 @@ mod fulfilment;
 mod gateway;
 mod hardening;
 mod helpers;
+mod instances;
+mod metrics;
 mod openapi;
 mod orders;
 mod projections;
