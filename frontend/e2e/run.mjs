@@ -252,12 +252,29 @@ try {
     await shot('05-detail-pending-review');
   });
 
+  // A second tab on the same order whose polls do not get through: it still offers 审核通过.
+  const stale = await ctx.newPage();
   await step('人工审核: approve with a note', async () => {
+    await stale.goto(`${base}/orders/${orderNo}`);
+    await stale.locator('[data-section="订单概览"] [data-testid="status-tag"]', { hasText: '待人工审核' }).waitFor();
+    await stale.route('**/api/orders/**', (r) => (r.request().method() === 'GET' ? r.abort() : r.continue()));
     await page.getByRole('button', { name: '审核通过' }).click();
     await page.getByTestId('note-input').fill('价格已与买家确认');
     await page.getByRole('button', { name: '提交' }).click();
     await status('待代付');
     await expectEvent('manual_review_approved', withAccess ? 'admin:admin' : undefined);
+  });
+
+  await step('a 409 on a stale page reloads the order and says it changed', async () => {
+    await stale.getByRole('button', { name: '审核通过' }).click();
+    await stale.getByRole('button', { name: '提交' }).click();
+    await stale.locator('.ant-modal').waitFor({ state: 'hidden' });
+    await stale.getByRole('alert').getByText('订单已变化,已重新加载').first().waitFor();
+    await stale.getByText('刷新失败').waitFor();
+    await stale.screenshot({ path: join(shots, '05b-detail-409.png') });
+    await stale.unroute('**/api/orders/**');
+    await stale.locator('[data-section="订单概览"] [data-testid="status-tag"]', { hasText: '待代付' }).waitFor();
+    await stale.close();
   });
 
   await step('确认付款 with the amount, against the active QR code', async () => {

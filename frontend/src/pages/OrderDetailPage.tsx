@@ -48,6 +48,9 @@ function Section({ title, id, children, extra }: { title: string; id: string; ch
   );
 }
 
+/** A 409: the order changed under the operator; the dialog closes and the page says so. */
+const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+
 const Muted = ({ children }: { children: ReactNode }) => (
   <Typography.Paragraph type="secondary" style={{ marginBottom: 8 }}>
     {children}
@@ -76,7 +79,7 @@ export default function OrderDetailPage() {
     enabled: order.isSuccess,
   });
   if (order.isPending) return <Spin style={{ display: 'block', marginTop: 80 }} />;
-  if (order.isError) {
+  if (order.isError && !order.data) {
     const e = order.error;
     return (
       <Result
@@ -96,6 +99,10 @@ export default function OrderDetailPage() {
         </Typography.Title>
         <Link to="/">返回列表</Link>
       </Space>
+      {order.isError ? (
+        // A failed poll keeps the page as it was and says so; the next poll retries.
+        <Alert type="warning" showIcon style={{ marginBottom: 16 }} title={`刷新失败,显示的可能不是最新状态:${order.error.message}`} />
+      ) : null}
       {!canAct ? (
         <Alert type="info" showIcon style={{ marginBottom: 16 }} title="只读:当前角色可以查看订单,不能操作。" />
       ) : null}
@@ -340,7 +347,10 @@ function Operations({ d, canAct }: { d: OrderDetail; canAct: boolean }) {
         busy={review.isPending}
         error={review.error}
         onOk={(note) =>
-          review.mutate({ decision: modal === 'reject' ? 'reject' : 'approve', note }, { onSuccess: close })
+          review.mutate(
+            { decision: modal === 'reject' ? 'reject' : 'approve', note },
+            { onSuccess: close, onError: (e) => isConflict(e) && setModal(null) },
+          )
         }
         onCancel={close}
       />
@@ -351,7 +361,9 @@ function Operations({ d, canAct }: { d: OrderDetail; canAct: boolean }) {
         required
         busy={cancel.isPending}
         error={cancel.error}
-        onOk={(reason) => cancel.mutate(reason, { onSuccess: close })}
+        onOk={(reason) =>
+          cancel.mutate(reason, { onSuccess: close, onError: (e) => isConflict(e) && setModal(null) })
+        }
         onCancel={close}
       />
     </Section>
@@ -597,7 +609,12 @@ function MatchSection({ d, canAct }: { d: OrderDetail; canAct: boolean }) {
         required
         busy={review.isPending}
         error={review.error}
-        onOk={(note) => review.mutate({ decision: 'reject', note }, { onSuccess: () => setRejecting(false) })}
+        onOk={(note) =>
+          review.mutate(
+            { decision: 'reject', note },
+            { onSuccess: () => setRejecting(false), onError: (e) => isConflict(e) && setRejecting(false) },
+          )
+        }
         onCancel={() => {
           setRejecting(false);
           review.reset();
