@@ -884,7 +884,13 @@ impl Projections {
 
     /// Drops every view and rebuilds it from the events (`xyt rebuild-views`).
     pub async fn rebuild_all(&self) -> anyhow::Result<usize> {
-        Ok(self.rebuild(false, &mut |_| {}).await?.orders)
+        self.rebuild(false, &mut |_| {}).await?;
+        // A running server's catch-up may have rebuilt some orders meanwhile (the batch then
+        // finds them current): count the orders whose views are back, whoever rebuilt them.
+        let rebuilt: i64 = sqlx::query_scalar("SELECT count(*) FROM order_list")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(rebuilt).unwrap_or_default())
     }
 
     /// Rebuilds the views in batches of orders taken in the order they began (by position,
