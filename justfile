@@ -20,6 +20,8 @@ run:
     set -euo pipefail
     # Build first, without DATABASE_URL forced on the compiler.
     cargo build -p xyt-server
+    # The operator console, served by xyt at / (XYT_CONSOLE_DIR, default frontend/dist).
+    (cd frontend && { [ -d node_modules ] || npm ci; } && npm run build)
     export DATABASE_URL="${DATABASE_URL:-{{ default_database_url }}}"
     export XYT_BIND="${XYT_BIND:-127.0.0.1:8080}"
     export XYT_PUBLIC_BASE_URL="${XYT_PUBLIC_BASE_URL:-http://127.0.0.1:8080}"
@@ -58,7 +60,9 @@ test:
         cargo test --workspace --all-targets
     fi
     cargo fmt --all -- --check
-    if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test); fi
+    # Console: API types vs the document, type check, vitest, build within the bundle budget,
+    # then the whole order life through the UI (Playwright + Debian's chromium, real xyt serve).
+    if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test && npm run e2e); fi
 
 # Benchmarks of the server crate (none yet: prints a message)
 bench:
@@ -70,6 +74,24 @@ bench:
     else
         echo "bench: no benchmarks in crates/server yet (add crates/server/benches/*.rs)"
     fi
+
+# Fuzz every target for SECS seconds each (stable toolchain: no sanitizer). Not part of `just test`.
+fuzz secs="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        cargo install cargo-fuzz --locked
+    fi
+    cd fuzz
+    # Stable has no sanitizers; libFuzzer's coverage instrumentation and crash detection
+    # (panics, assertions, overflow checks with -a) still work.
+    cargo fuzz build --sanitizer none -O -a
+    for target in $(cargo fuzz list); do
+        echo "fuzz: $target for {{ secs }} s"
+        mkdir -p "corpus/$target"
+        cargo fuzz run --sanitizer none -O -a "$target" "corpus/$target" seeds/"$target" -- \
+            -max_total_time={{ secs }} -max_len=65536 -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
+    done
 
 # Format all Rust code
 fmt:
@@ -85,6 +107,8 @@ openapi:
     cargo run -q -p xyt-server -- openapi > openapi/openapi.json.tmp || { rm -f openapi/openapi.json.tmp; exit 1; }
     mv openapi/openapi.json.tmp openapi/openapi.json
     @echo "wrote openapi/openapi.json"
+    # The console's API types come from the document: regenerate them with it.
+    if [ -d frontend ]; then (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run -s gen:api); fi
 
 # Make sure the dev database (DATABASE_URL) answers and exists
 db:
@@ -97,3 +121,8 @@ db-stop:
 # Install the tools `just test` needs (just, PostgreSQL, chromium when needed)
 setup:
     bash scripts/ci-setup.sh
+
+# Schemathesis (pinned) against a running server on a fresh database (not yet in `just test`:
+# see scripts/schemathesis.sh and docs for the failures still open)
+schemathesis:
+    bash scripts/schemathesis.sh

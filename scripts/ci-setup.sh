@@ -135,6 +135,8 @@ ensure_browser() {
 }
 
 install_just
+# `scripts/ci-setup.sh just`: only the task runner (what `./x run` needs on a bare machine).
+if [[ "${1:-}" == just ]]; then log "done (just only)"; exit 0; fi
 ensure_postgres
 ensure_ocr
 ensure_browser

@@ -17,12 +17,17 @@ fn generate(prefix: &str, at: DateTime<Utc>, rng: &mut impl Rng) -> String {
     s
 }
 
+/// Checked by characters, never by byte offsets: the input is whatever a client typed, and a
+/// multi-byte character must be refused, not sliced through (which panics).
 fn well_formed(prefix: &str, s: &str) -> bool {
-    s.len() == 23
-        && s.starts_with(prefix)
-        && s[2..19].bytes().all(|b| b.is_ascii_digit())
-        && s[19..].bytes().all(|b| SUFFIX_ALPHABET.contains(&b))
-        && chrono::NaiveDateTime::parse_from_str(&s[2..19], "%Y%m%d%H%M%S%3f").is_ok()
+    // Every accepted character is ASCII, so after this check bytes and characters agree.
+    if !s.is_ascii() || s.len() != 23 || !s.starts_with(prefix) {
+        return false;
+    }
+    let (stamp, suffix) = s.as_bytes()[2..].split_at(17);
+    stamp.iter().all(u8::is_ascii_digit)
+        && suffix.iter().all(|b| SUFFIX_ALPHABET.contains(b))
+        && std::str::from_utf8(stamp).is_ok_and(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%d%H%M%S%3f").is_ok())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Error)]
@@ -112,6 +117,12 @@ mod tests {
             "XY20260321035147663en6s",
             "XY20260321035147663EN6S1",
             "XY20260321035147663EN6Ś",
+            // 23 bytes with a two-byte character across byte 19: once a panic.
+            "XY0000000000000000\u{e9}abc",
+            "XY000000000000000\u{e9}0abc",
+            "XY20260321035147663E\u{e9}S",
+            "\u{e9}Y20260321035147663EN6",
+            "XY20260321035147663EN\u{0}S",
         ] {
             assert!(OrderNo::parse(bad).is_err(), "{bad} accepted");
         }

@@ -14,6 +14,7 @@ pub mod order;
 pub mod personal;
 pub mod pricing;
 pub mod target;
+pub mod text;
 
 pub use ids::{OrderNo, OutOrderNo};
 pub use order::{EventMeta, Order, OrderCommand, OrderError, OrderEvent, OrderStatus, SuggestedAction};

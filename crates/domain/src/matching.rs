@@ -30,6 +30,17 @@ pub const MIN_CONFIDENCE: f32 = 0.6;
 /// Fewer visible characters than this in a masked ID number prove nothing.
 const MIN_VISIBLE_ID_CHARS: usize = 4;
 
+/// The matcher reads at most this many characters of OCR text: a booking confirmation is a
+/// screenful (a few hundred characters); whatever a crafted image makes the engine read beyond
+/// this is ignored, so a field found only there counts as missing and a person looks.
+pub const MAX_OCR_CHARS: usize = 20_000;
+/// ... at most this many lines of it ...
+pub const MAX_OCR_LINES: usize = 400;
+/// ... and at most this many labels.
+pub const MAX_LABELS: usize = 200;
+/// A value longer than this is no name, ID number, date or ticket type.
+const MAX_VALUE_CHARS: usize = 200;
+
 /// What [`extract_fields`] read from a screenshot's text.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -355,11 +366,34 @@ fn label_at(chars: &[char], i: usize) -> Option<(usize, Field)> {
     best.map(|(_, end, field)| (end, field))
 }
 
-/// Where the next label starts in `chars[from..]`, or the end.
-fn next_label(chars: &[char], from: usize) -> usize {
-    (from..chars.len())
-        .find(|&i| label_at(chars, i).is_some())
-        .unwrap_or(chars.len())
+/// One line of normalised text with its labels found once: `labels[i]` is the label starting at
+/// `chars[i]` and `next[i]` where the first label at or after `i` starts (or the line's end), so
+/// "where does this value stop" is a lookup, not a scan.
+struct Line {
+    chars: Vec<char>,
+    labels: Vec<Option<(usize, Field)>>,
+    next: Vec<usize>,
+}
+
+impl Line {
+    fn new(chars: Vec<char>) -> Self {
+        let labels: Vec<_> = (0..chars.len()).map(|i| label_at(&chars, i)).collect();
+        let mut next = vec![chars.len(); chars.len() + 1];
+        for i in (0..chars.len()).rev() {
+            next[i] = if labels[i].is_some() { i } else { next[i + 1] };
+        }
+        Self { chars, labels, next }
+    }
+
+    fn is_blank(&self) -> bool {
+        self.chars.iter().all(|c| c.is_whitespace())
+    }
+
+    /// `chars[from..next label]`, at most [`MAX_VALUE_CHARS`] of it.
+    fn value(&self, from: usize) -> String {
+        let stop = self.next[from.min(self.chars.len())];
+        self.chars[from.min(stop)..stop].iter().take(MAX_VALUE_CHARS).collect()
+    }
 }
 
 /// A labelled value: its text (the rest of the line up to the next label, or the next line when
@@ -370,27 +404,59 @@ struct Candidate {
     after_colon: bool,
 }
 
+/// The text the matcher reads, capped (see [`MAX_OCR_CHARS`]) and split into lines.
+fn capped_lines(text: &str) -> Vec<Line> {
+    let head: String = text.chars().take(MAX_OCR_CHARS).collect();
+    normalize(&head)
+        .lines()
+        .take(MAX_OCR_LINES)
+        .map(|l| Line::new(l.chars().collect()))
+        .collect()
+}
+
+/// Linear in the (capped) text: every label is found once per position, a value ends at a
+/// looked-up position, the next non-blank line is looked up too, and values are cut at
+/// [`MAX_VALUE_CHARS`]. At most [`MAX_LABELS`] labels are read.
 fn candidates(text: &str) -> Vec<Candidate> {
-    let lines: Vec<Vec<char>> = normalize(text).lines().map(|l| l.chars().collect()).collect();
+    let lines = capped_lines(text);
+    // next_filled[n]: the first non-blank line after line n.
+    let mut next_filled = vec![None; lines.len()];
+    for n in (0..lines.len().saturating_sub(1)).rev() {
+        next_filled[n] = if lines[n + 1].is_blank() {
+            next_filled[n + 1]
+        } else {
+            Some(n + 1)
+        };
+    }
     let mut out = Vec::new();
-    for (n, line) in lines.iter().enumerate() {
+    let mut labels_seen = 0;
+    'lines: for (n, line) in lines.iter().enumerate() {
+        let chars = &line.chars;
         let mut i = 0;
-        while i < line.len() {
-            let Some((end, field)) = label_at(line, i) else {
-                i += 1;
+        while i < chars.len() {
+            let Some((end, field)) = line.labels[i] else {
+                i = line.next[i + 1].max(i + 1);
                 continue;
             };
-            let start = (end..line.len())
-                .find(|&j| !is_separator(line[j]))
-                .unwrap_or(line.len());
-            let after_colon = line[end..start].iter().any(|&c| matches!(c, ':' | ';'));
-            let stop = next_label(line, start);
-            let mut value: String = line[start..stop].iter().collect();
+            labels_seen += 1;
+            if labels_seen > MAX_LABELS {
+                break 'lines;
+            }
+            let start = (end..chars.len())
+                .find(|&j| !is_separator(chars[j]))
+                .unwrap_or(chars.len());
+            let after_colon = chars[end..start].iter().any(|&c| matches!(c, ':' | ';'));
+            let stop = line.next[start];
+            let mut value = line.value(start);
             if value.trim().is_empty() {
                 // Table layouts put the value on the next non-empty line, unless that is a label.
-                if let Some(next) = lines[n + 1..].iter().find(|l| l.iter().any(|c| !c.is_whitespace())) {
-                    let s = next.iter().position(|c| !is_separator(*c)).unwrap_or(next.len());
-                    value = next[s..next_label(next, s)].iter().collect();
+                if let Some(next) = next_filled[n].map(|m| &lines[m]) {
+                    let s = next
+                        .chars
+                        .iter()
+                        .position(|c| !is_separator(*c))
+                        .unwrap_or(next.chars.len());
+                    value = next.value(s);
                 }
             }
             if field != Field::Other {
@@ -867,6 +933,62 @@ mod tests {
         let fields = serde_json::to_value(extract_fields(BOOKING)).unwrap();
         assert_eq!(fields["certificateNo"], "320911198804223314");
         assert_eq!(fields["playDate"], "2027-01-10");
+    }
+
+    // --- hostile text ---------------------------------------------------------------------------
+
+    /// The shape that once kept a request worker busy for about 45 minutes: a label repeated
+    /// 20,000 times, then a 200,000-character line (about 500 KB). Linear now; the time is
+    /// measured in the hardening report, the test only shows it finishes and reads nothing
+    /// silly.
+    #[test]
+    fn a_500_kb_adversarial_ocr_text_is_read_in_linear_time() {
+        let long_line = "马".repeat(100_000) + &"a".repeat(100_000);
+        for labels in [
+            "姓名".repeat(20_000),
+            "姓名\n".repeat(20_000),
+            "姓名:\n\n".repeat(20_000),
+        ] {
+            let text = format!("{labels}\n{long_line}");
+            assert!(text.len() >= 500_000, "{}", text.len());
+            let f = extract_fields(&text);
+            // Whatever it read is bounded by the caps, and no label's value runs on for ever.
+            assert!(f.name.as_deref().is_none_or(|n| n.chars().count() <= 40), "{f:?}");
+            let m = match_screenshot(&f, 0.99, &expected());
+            assert!(!m.matched);
+        }
+        // Labels only, with the value line far below: the next-line lookup is not a scan each.
+        let text = format!("{}{}\n马上到", "姓名 ".repeat(20_000), "\n".repeat(200_000));
+        let _ = extract_fields(&text);
+        // Whitespace inside labels (allowed between their characters) cannot be made quadratic.
+        let text = format!("{}名", "姓 ".repeat(200_000));
+        let _ = extract_fields(&text);
+    }
+
+    #[test]
+    fn text_beyond_the_caps_is_not_read() {
+        let padding = "x".repeat(MAX_OCR_CHARS);
+        assert_eq!(
+            extract_fields(&format!("{padding}\n{BOOKING}")),
+            ExtractedFields::default()
+        );
+        let lines = "\n".repeat(MAX_OCR_LINES);
+        assert_eq!(extract_fields(&format!("{lines}{BOOKING}")), ExtractedFields::default());
+        let labels = "电话:1 ".repeat(MAX_LABELS);
+        assert_eq!(
+            extract_fields(&format!("{labels}\n{BOOKING}")),
+            ExtractedFields::default()
+        );
+        // Within the caps the same booking reads in full.
+        let labels = "电话:1 ".repeat(MAX_LABELS - 10);
+        assert_eq!(extract_fields(&format!("{labels}\n{BOOKING}")), extract_fields(BOOKING));
+    }
+
+    #[test]
+    fn a_long_value_is_cut_not_copied_whole() {
+        let text = format!("票种:{}", "初".repeat(50_000));
+        // Longer than any ticket type: not taken, and not 50,000 characters copied per label.
+        assert_eq!(extract_fields(&text).ticket_type, None);
     }
 
     #[test]

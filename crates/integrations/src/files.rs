@@ -57,14 +57,17 @@ impl ImageKind {
     }
 }
 
-/// What an upload may be. The pixel limit bounds the decoder's memory: 40 M pixels is a 160 MB
-/// RGBA buffer, far above any phone screenshot (a 1290 × 2796 one is 3.6 M pixels).
+/// What an upload may be. The decoded-size budget bounds the decoder's memory per image: width ×
+/// height × bytes per pixel of the layout the header declares, checked before anything is
+/// allocated. 64 MiB is four times a phone screenshot (1290 × 2796 RGBA is 14 MiB), and a 16-bit
+/// RGBA image of 6300 × 6300 (317 MB decoded, from a 300 KB file) is refused outright.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageLimits {
     pub max_bytes: usize,
     pub max_width: u32,
     pub max_height: u32,
     pub max_pixels: u64,
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for ImageLimits {
@@ -74,6 +77,7 @@ impl Default for ImageLimits {
             max_width: 8000,
             max_height: 8000,
             max_pixels: 40_000_000,
+            max_decoded_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -102,6 +106,13 @@ pub enum ImageError {
     Corrupt,
     #[error("图片尺寸 {width} × {height} 像素过大,请缩小后重新上传")]
     DimensionsTooLarge { width: u32, height: u32 },
+    #[error("图片 {width} × {height} 解码后需要 {} 内存,超过上限 {},请缩小或另存为普通 8 位图片后重新上传", human_size(*decoded_bytes as usize), human_size(*max_decoded_bytes as usize))]
+    DecodedTooLarge {
+        width: u32,
+        height: u32,
+        decoded_bytes: u64,
+        max_decoded_bytes: u64,
+    },
 }
 
 impl ImageError {
@@ -113,6 +124,7 @@ impl ImageError {
             ImageError::NotAnImage { .. } => "NOT_AN_IMAGE",
             ImageError::Corrupt => "IMAGE_CORRUPT",
             ImageError::DimensionsTooLarge { .. } => "IMAGE_DIMENSIONS_TOO_LARGE",
+            ImageError::DecodedTooLarge { .. } => "IMAGE_TOO_LARGE_DECODED",
         }
     }
 }
@@ -244,9 +256,12 @@ pub fn check_image(bytes: &[u8], limits: &ImageLimits) -> Result<CheckedImage, I
     let kind = sniff(bytes).map_err(|detected| ImageError::NotAnImage { detected })?;
 
     // Header only: no pixel buffer is allocated yet.
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), kind.format())
-        .into_dimensions()
+    let header = ImageReader::with_format(Cursor::new(bytes), kind.format())
+        .into_decoder()
         .map_err(|_| ImageError::Corrupt)?;
+    let (width, height) = image::ImageDecoder::dimensions(&header);
+    let decoded_bytes = image::ImageDecoder::total_bytes(&header);
+    drop(header);
     if width == 0 || height == 0 {
         return Err(ImageError::Corrupt);
     }
@@ -256,18 +271,27 @@ pub fn check_image(bytes: &[u8], limits: &ImageLimits) -> Result<CheckedImage, I
     {
         return Err(ImageError::DimensionsTooLarge { width, height });
     }
+    // The memory budget, from the layout the header declares (16-bit RGBA is 8 bytes a pixel).
+    let too_large = || ImageError::DecodedTooLarge {
+        width,
+        height,
+        decoded_bytes,
+        max_decoded_bytes: limits.max_decoded_bytes,
+    };
+    if decoded_bytes > limits.max_decoded_bytes {
+        return Err(too_large());
+    }
 
     // Full decode, bounded: the header may lie about what follows it.
     let mut decode_limits = image::Limits::default();
     decode_limits.max_image_width = Some(limits.max_width);
     decode_limits.max_image_height = Some(limits.max_height);
-    // 8 bytes a pixel covers 16-bit RGBA, the widest layout these formats decode to.
-    decode_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    decode_limits.max_alloc = Some(limits.max_decoded_bytes);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
     reader.limits(decode_limits);
     match reader.decode() {
         Ok(_) => {}
-        Err(image::ImageError::Limits(_)) => return Err(ImageError::DimensionsTooLarge { width, height }),
+        Err(image::ImageError::Limits(_)) => return Err(too_large()),
         Err(_) => return Err(ImageError::Corrupt),
     }
     // The JPEG decoder pads a cut-off scan with grey instead of failing; a file that stops before
@@ -289,6 +313,12 @@ pub fn check_image(bytes: &[u8], limits: &ImageLimits) -> Result<CheckedImage, I
 fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// The kind of a stored file from its first bytes alone (it was checked when it was stored):
+/// serving a file needs no decode.
+pub fn kind_of(bytes: &[u8]) -> Option<ImageKind> {
+    sniff(bytes).ok()
 }
 
 /// Lowercase hex SHA-256.
@@ -543,6 +573,46 @@ mod tests {
         );
         assert_eq!(err.code(), "IMAGE_DIMENSIONS_TOO_LARGE");
         assert_eq!(err.to_string(), "图片尺寸 50000 × 50000 像素过大,请缩小后重新上传");
+    }
+
+    /// A PNG header declaring `width × height` 16-bit RGBA, with a token IDAT.
+    fn png_header_16bit_rgba(width: u32, height: u32) -> Vec<u8> {
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[16, 6, 0, 0, 0]); // 16-bit RGBA, deflate, no interlace
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn a_decompression_bomb_within_the_pixel_limits_is_refused_by_its_decoded_size() {
+        // 39.7 M pixels passes the pixel limit; at 8 bytes a pixel it would need 317 MB.
+        let bomb = png_header_16bit_rgba(6300, 6300);
+        let err = check_image(&bomb, &ImageLimits::default()).unwrap_err();
+        assert_eq!(
+            err,
+            ImageError::DecodedTooLarge {
+                width: 6300,
+                height: 6300,
+                decoded_bytes: 6300 * 6300 * 8,
+                max_decoded_bytes: 64 * 1024 * 1024,
+            }
+        );
+        assert_eq!(err.code(), "IMAGE_TOO_LARGE_DECODED");
+        assert!(err.to_string().contains("6300 × 6300"), "{err}");
+        // The budget counts bytes per pixel: 2000 × 2000 at 8 bytes is one byte over this one.
+        let limits = ImageLimits {
+            max_decoded_bytes: 2000 * 2000 * 8 - 1,
+            ..ImageLimits::default()
+        };
+        assert!(matches!(
+            check_image(&png_header_16bit_rgba(2000, 2000), &limits),
+            Err(ImageError::DecodedTooLarge { .. })
+        ));
     }
 
     #[test]

@@ -97,7 +97,12 @@ impl OcrEngine for MockOcr {
     }
 
     async fn read(&self, image: &[u8]) -> Result<OcrOutput, OcrError> {
-        let (text, confidence) = match find_mock_text(image)? {
+        // Walking the chunks and inflating up to 1 MB is CPU work: off the async workers.
+        let image = image.to_vec();
+        let found = tokio::task::spawn_blocking(move || find_mock_text(&image))
+            .await
+            .map_err(|e| OcrError::EngineFailed { detail: e.to_string() })??;
+        let (text, confidence) = match found {
             Some(text) => (text, 0.99),
             None => (String::new(), 0.0),
         };
@@ -297,7 +302,9 @@ impl OcrEngine for TesseractOcr {
         let tsv = String::from_utf8(output.stdout).map_err(|_| OcrError::BadOutput {
             detail: "非 UTF-8 输出".into(),
         })?;
-        let (text, confidence) = parse_tsv(&tsv)?;
+        let (text, confidence) = tokio::task::spawn_blocking(move || parse_tsv(&tsv))
+            .await
+            .map_err(|e| OcrError::EngineFailed { detail: e.to_string() })??;
         Ok(OcrOutput {
             engine: self.name().into(),
             text,

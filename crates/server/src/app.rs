@@ -1,4 +1,6 @@
-//! Start-up: pool, migrations, a first catch-up, the HTTP server and the workers.
+//! Start-up: pool, migrations, the HTTP server, then the workers. Serving comes first: the
+//! projection catch-up and the owed system steps run in the background (the worker's first pass
+//! starts at once), so no order, however broken, can keep the server from answering.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 use xyt_store::orders::OrderStore;
 
-use crate::api::error::{json_error, not_found, path_error, query_error};
+use crate::api::error::{json_error, path_error, query_error};
 use crate::config::Config;
 use crate::state::AppState;
 use crate::{api, openapi, request_id, workers, xgj};
@@ -36,10 +38,6 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let pool = xyt_store::db::pool(&config.database_url, 16)?;
     xyt_store::db::migrate(&pool).await?;
     let orders = Arc::new(OrderStore::new(pool.clone()));
-    let healed = orders.projections().catch_up().await?;
-    if healed > 0 {
-        tracing::info!(orders = healed, "start-up catch-up refreshed lagging views");
-    }
     let files: Arc<dyn xyt_integrations::files::FileStore> =
         Arc::new(xyt_integrations::files::LocalFileStore::new(config.file_dir.clone()));
     let ocr: Arc<dyn xyt_integrations::ocr::OcrEngine> =
@@ -49,11 +47,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         orders: orders.clone(),
         files: files.clone(),
         ocr,
+        policy: Default::default(),
+        in_flight: Default::default(),
     });
-    if let Err(e) = pipeline.sweep().await {
-        tracing::warn!(error = format!("{e:#}"), "start-up sweep failed; the worker will retry");
-    }
-    let catch_up = workers::spawn_catch_up(orders.clone(), pipeline.clone(), config.catchup_interval);
     let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
     let wecom_app = xyt_integrations::notify::WecomAppConfig::from_settings(
         config.wecom_corp_id.clone(),
@@ -103,7 +99,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         App::new()
             .app_data(data.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
-            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(crate::input_guard::JSON_LIMIT)
+                    .error_handler(json_error),
+            )
             .app_data(web::PathConfig::default().error_handler(path_error))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", doc.clone()))
             .route(
@@ -121,10 +121,13 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             .service(api::admin_scope())
             .service(xgj::scope())
             .into_app()
-            .default_service(web::to(not_found))
-            // Innermost first: idempotency needs the principal the guard found; the headers go
-            // on every answer, refusals included; the request id wraps everything.
+            .default_service(web::to(crate::console::serve))
+            // Innermost first: idempotency keeps answers to checked input; hostile text is refused
+            // before a handler sees it, but only once the guard let the caller in (an anonymous
+            // body is never read); the headers go on every answer, refusals included; the
+            // request id wraps everything.
             .wrap(from_fn(crate::auth::idempotency::middleware))
+            .wrap(from_fn(crate::input_guard::middleware))
             .wrap(from_fn(crate::auth::guard::guard))
             .wrap(from_fn(crate::auth::guard::security_headers))
             .wrap(from_fn(request_id::middleware))
@@ -135,6 +138,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     .run();
     let handle = server.handle();
     let server = tokio::spawn(server);
+    // Bound and serving: now the catch-up and the sweep (first pass at once).
+    let catch_up = workers::spawn_catch_up(
+        state.orders.clone(),
+        state.pipeline.clone(),
+        state.config.catchup_interval,
+    );
     Ok(Running {
         addr,
         handle,

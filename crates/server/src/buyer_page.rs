@@ -18,7 +18,8 @@ h1{font-size:18px;margin:0 0 8px}
 .state{color:#1677ff;font-weight:600}
 label{display:block;margin:12px 0 4px;font-size:14px}
 input,select{width:100%;box-sizing:border-box;padding:10px;border:1px solid #d9d9d9;border-radius:6px;font-size:16px}
-.row{display:flex;gap:8px}.row select{width:110px}
+.row{display:flex;gap:8px}.row select{width:auto;flex:none;max-width:55%}.row input{flex:1;min-width:0}
+.done{background:#f6ffed;border:1px solid #b7eb8f}.done h1{color:#389e0d}
 .err{color:#d4380d;font-size:13px;min-height:1em}
 button{width:100%;margin-top:16px;padding:12px;border:0;border-radius:6px;background:#1677ff;color:#fff;font-size:16px}
 button:disabled{background:#bbb}
@@ -27,6 +28,7 @@ button:disabled{background:#bbb}
 dl{display:grid;grid-template-columns:6em 1fr;gap:4px 8px;margin:0}dt{color:#888}
 </style></head>
 <body><main>
+<div class="card done hidden" id="done" role="status"><h1>✓ 资料已提交</h1><div>客服核对后为您出票,出票结果会显示在本页。请保存本页链接;如需修改资料,在下方修改后再次提交即可。</div></div>
 <div class="card"><h1 id="goods">加载中…</h1><div>票种:<span id="ticket">-</span></div>
 <div>实付金额:<span id="paid">-</span></div><div>订单状态:<span class="state" id="state">-</span></div></div>
 <div class="card hidden" id="submitted"><h1>已提交的资料</h1><dl id="submitted-list"></dl></div>
@@ -63,7 +65,7 @@ fetch(api).then(function(r){return r.json().then(function(b){if(!r.ok){text('goo
 $('certificateType').addEventListener('change',extra);
 $('form').addEventListener('submit',function(ev){ev.preventDefault();errors({});$('msg').textContent='';$('submit').disabled=true;
  var data={};['name','phoneCountryCode','phone','certificateType','certificateNo','gender','birthday','playDate'].forEach(function(k){var v=$(k).value;if(v!=='')data[k]=v});
- fetch(api,{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify(data)}).then(function(r){return r.json().then(function(b){if(r.ok){render(b);$('msg').textContent='已提交,谢谢!'}else{fail(r,b)}})}).catch(function(){$('msg').textContent='网络错误,请稍后再试'}).finally(function(){$('submit').disabled=false})});
+ fetch(api,{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify(data)}).then(function(r){return r.json().then(function(b){if(r.ok){render(b);$('msg').textContent='已提交,谢谢!';$('done').className='card done';window.scrollTo(0,0)}else{fail(r,b)}})}).catch(function(){$('msg').textContent='网络错误,请稍后再试'}).finally(function(){$('submit').disabled=false})});
 })();
 </script></body></html>"#;
 

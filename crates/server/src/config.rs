@@ -32,6 +32,8 @@ pub struct Config {
     pub send_timeout: Duration,
     /// Session lifetimes and sign-in throttling.
     pub auth: crate::auth::AuthConfig,
+    /// The built operator console served at `/` (`XYT_CONSOLE_DIR`, default `frontend/dist`).
+    pub console_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,13 @@ pub fn database_url_from_env() -> Result<String, ConfigError> {
 }
 
 impl Config {
+    /// How long a request waits for a send a worker took first (its outcome shown in the answer):
+    /// the worker's own send plus its bookkeeping, never less than 10 s so a busy machine does
+    /// not answer before the outcome is on the order.
+    pub fn settle_wait(&self) -> Duration {
+        (self.send_timeout * 3).max(Duration::from_secs(10))
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let public_base_url = var("XYT_PUBLIC_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
         if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
@@ -112,6 +121,7 @@ impl Config {
                 session_absolute: Duration::from_secs(3600 * number("XYT_SESSION_MAX_HOURS", 168u64)?.max(1)),
                 ..Default::default()
             },
+            console_dir: var("XYT_CONSOLE_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
         };
         Ok(config)
     }

@@ -31,8 +31,13 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document to standard output.
     Openapi,
-    /// Drop every view and rebuild it from the event store.
-    RebuildViews,
+    /// Drop every view and rebuild it from the event store, in batches, with a progress bar.
+    RebuildViews {
+        /// Rebuild into scratch tables instead and report every row that differs from the live
+        /// views (which stay untouched); exits with status 1 when any row differs.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Operators: add, change a password, disable, list (passwords are read as one line on stdin).
     User {
         #[command(subcommand)]
@@ -319,6 +324,32 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// One line on standard error, redrawn in place: a bar, events/s and the time left.
+fn progress_bar(p: &xyt_store::projections::Progress) {
+    let done = p.events as f64 / (p.total_events.max(1) as f64);
+    let width = 30;
+    let filled = ((done.min(1.0)) * width as f64) as usize;
+    let secs = p.elapsed.as_secs_f64().max(1e-9);
+    let rate = p.events as f64 / secs;
+    let eta = if rate > 0.0 {
+        (p.total_events.saturating_sub(p.events)) as f64 / rate
+    } else {
+        0.0
+    };
+    eprint!(
+        "\r[{}{}] {:>3.0}%  {}/{} orders  {}/{} events  {:.0} events/s  ETA {:.0} s   ",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        done * 100.0,
+        p.orders,
+        p.total_orders,
+        p.events,
+        p.total_events,
+        rate,
+        eta
+    );
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
@@ -336,13 +367,41 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::RebuildViews => {
+        Command::RebuildViews { verify } => {
             init_tracing();
             let config = Config::from_env()?;
             let pool = xyt_store::db::pool(&config.database_url, 4)?;
             xyt_store::db::migrate(&pool).await?;
-            let n = xyt_store::projections::Projections::new(pool).rebuild_all().await?;
-            println!("rebuilt the views of {n} orders");
+            let started = std::time::Instant::now();
+            let report = xyt_store::projections::Projections::new(pool)
+                .rebuild(verify, &mut progress_bar)
+                .await?;
+            eprintln!();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{} the views of {} orders ({} events) in {:.1} s: {:.0} events/s{}",
+                if verify { "verified" } else { "rebuilt" },
+                report.orders,
+                report.events,
+                secs,
+                report.events as f64 / secs.max(1e-9),
+                if report.failed > 0 {
+                    format!("; {} orders could not be read (see the log)", report.failed)
+                } else {
+                    String::new()
+                }
+            );
+            if verify {
+                for d in &report.differences {
+                    println!("{}\t{}\t{}", d.table, d.kind, d.key);
+                }
+                if report.differences.is_empty() {
+                    println!("every row of the live views matches the rebuild");
+                } else {
+                    println!("{} rows differ from the rebuild", report.differences.len());
+                    std::process::exit(1);
+                }
+            }
             Ok(())
         }
         Command::Verify { order } => {
@@ -382,6 +441,7 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             println!("xy-ticket is serving on {base}");
+            println!("  console:      {base}/   (built from frontend/: npm ci && npm run build)");
             println!("  admin API:    {base}/api/orders");
             println!("  API docs:     {base}/docs/");
             println!("  OpenAPI:      {base}/api/openapi.json");

@@ -44,7 +44,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .service(crate::api::admin_scope())
         .service(crate::xgj::scope())
         .split_for_parts();
-    with_access(api)
+    with_generic_answers(with_access(api))
 }
 
 /// Adds the two security schemes and, to every guarded operation, its security requirement, the
@@ -134,6 +134,72 @@ fn with_access(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             r.entry("403".into()).or_insert_with(|| {
                 error("The role may not (`FORBIDDEN`), or a session's request lacks its X-CSRF-Token (`CSRF_FAILED`) or comes from a foreign Origin (`ORIGIN_NOT_ALLOWED`)")
             });
+        }
+    }
+    api
+}
+
+/// The answers every `/api` operation can give whatever its own annotation lists, added in one
+/// place so the document states them all: 413 and 415 for a request body (too large, or not
+/// the declared media type), 422 for a body or parameters (the shared validation and the
+/// control-character gate), and 404 for a path parameter (an id that names nothing).
+fn with_generic_answers(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let amend = |op: &mut Operation| {
+        let params: Vec<ParameterIn> = op
+            .parameters
+            .iter()
+            .flatten()
+            .filter_map(|p| match p {
+                RefOr::T(p) => Some(p.parameter_in.clone()),
+                RefOr::Ref(_) => None,
+            })
+            .collect();
+        let has_body = op.request_body.is_some();
+        let responses = &mut op.responses.responses;
+        let mut add = |code: &str, description: &str| {
+            responses.entry(code.to_string()).or_insert_with(|| error(description));
+        };
+        if has_body {
+            add("413", "The request body is over the size limit");
+            add("415", "The request body is not of the declared media type");
+        }
+        if has_body || !params.is_empty() {
+            add("422", "Invalid field(s), named in fieldErrors");
+        }
+        if params.iter().any(|p| matches!(p, ParameterIn::Path)) {
+            add("404", "Nothing by that id");
+        }
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            amend(op);
         }
     }
     api

@@ -10,13 +10,67 @@ use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError, OrderStatus,
 use xyt_domain::pricing::{check_price, PriceCheckInput};
 use xyt_domain::OrderNo;
 use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
-use xyt_store::{config, views, PgPool};
+use xyt_store::{config, PgPool};
 
 pub struct Pipeline {
     pub pool: PgPool,
     pub orders: Arc<OrderStore>,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub ocr: Arc<dyn xyt_integrations::ocr::OcrEngine>,
+    pub policy: StepPolicy,
+    /// One runner of an order's owed steps at a time in this process: a request that finds the
+    /// sweep already running them waits for it, so its answer shows their outcome.
+    pub in_flight: OrderLocks,
+}
+
+/// Per-order async locks, dropped when no one holds or waits for them (memory bounded by the
+/// orders being worked on right now).
+#[derive(Default)]
+pub struct OrderLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl OrderLocks {
+    pub async fn run<T>(&self, order_no: &str, f: impl std::future::Future<Output = T>) -> T {
+        let lock = {
+            let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            m.entry(order_no.to_string()).or_default().clone()
+        };
+        let out = {
+            let _held = lock.lock().await;
+            f.await
+        };
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's: nobody else waits, so the entry can go.
+        if Arc::strong_count(&lock) == 2 {
+            m.remove(order_no);
+        }
+        out
+    }
+}
+
+/// How long each owed step may take, and how long an order whose steps keep failing
+/// waits before the next attempt (doubling from `backoff_base` up to `backoff_max`, persisted in
+/// `system_step_backoff`, so a restart does not retry a poisoned order at once either).
+#[derive(Debug, Clone)]
+pub struct StepPolicy {
+    pub budget: std::time::Duration,
+    pub backoff_base: std::time::Duration,
+    pub backoff_max: std::time::Duration,
+    /// The sweep leaves an order alone until it has not changed for this long: the request that
+    /// caused a step runs it itself, and the sweep doing the same work at the same moment only
+    /// made the request's answer show the view from before the sweep's refresh.
+    pub sweep_grace: std::time::Duration,
+}
+
+impl Default for StepPolicy {
+    fn default() -> Self {
+        Self {
+            // Tesseract's own timeout is 60 s; the rest are a few queries.
+            budget: std::time::Duration::from_secs(90),
+            backoff_base: std::time::Duration::from_secs(30),
+            backoff_max: std::time::Duration::from_secs(6 * 3600),
+            sweep_grace: std::time::Duration::from_secs(2),
+        }
+    }
 }
 
 fn system(request_id: &str) -> EventMeta {
@@ -31,10 +85,13 @@ impl Pipeline {
         if !self.orders.load(order_no).await?.owes_system_step() {
             return Ok(());
         }
-        self.price_check(order_no, request_id).await?;
-        self.read_screenshot(order_no, request_id).await?;
-        self.notify_buyer(order_no, request_id).await?;
-        self.profit_share(order_no, request_id).await?;
+        // Each step within the time budget: one that hangs (an OCR engine, a stuck query) fails
+        // like any other and is backed off, instead of holding up the sweep.
+        let budget = self.policy.budget;
+        within(budget, "price_check", self.price_check(order_no, request_id)).await?;
+        within(budget, "read_screenshot", self.read_screenshot(order_no, request_id)).await?;
+        within(budget, "notify_buyer", self.notify_buyer(order_no, request_id)).await?;
+        within(budget, "profit_share", self.profit_share(order_no, request_id)).await?;
         Ok(())
     }
 
@@ -93,12 +150,6 @@ impl Pipeline {
             .get(&shot.sha256)
             .await?
             .ok_or_else(|| anyhow::anyhow!("screenshot {} missing from the file store", shot.sha256))?;
-        let ocr = self
-            .ocr
-            .read(&bytes)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
-        let fields = extract_fields(&ocr.text);
         let form = order.form.as_ref();
         let expected = Expected {
             name: form.map(|f| f.name.as_str().to_string()).unwrap_or_default(),
@@ -106,7 +157,25 @@ impl Pipeline {
             play_date: form.map(|f| f.play_date).unwrap_or_default(),
             ticket_type: order.ticket_type.clone().unwrap_or_default(),
         };
-        let outcome = match_screenshot(&fields, ocr.confidence, &expected);
+        // OCR and matching take a place among the heavy jobs and run off the request workers.
+        let permit = crate::heavy::permit().await;
+        let mut ocr = self
+            .ocr
+            .read(&bytes)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+        let (raw, confidence) = (std::mem::take(&mut ocr.text), ocr.confidence);
+        let (text, fields, outcome) = crate::heavy::run_held(move || {
+            // What is recorded is what was read: capped, and without characters the database
+            // refuses (a NUL in the text would make this step fail for ever).
+            let text = recordable_ocr_text(&raw);
+            let fields = extract_fields(&text);
+            let outcome = match_screenshot(&fields, confidence, &expected);
+            (text, fields, outcome)
+        })
+        .await?;
+        drop(permit);
+        ocr.text = text;
         let command = OrderCommand::RecordScreenshotReading {
             matched: outcome.matched,
             ocr: ScreenshotOcrCompleted {
@@ -180,18 +249,76 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Runs every step still owed (after a crash between a step's cause and the step).
+    /// Runs every step still owed (after a crash between a step's cause and the step), for the
+    /// orders whose back-off is over; each order within the time budget.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         let mut done = 0;
-        for no in views::orders_owing_system_steps(&self.pool, 200).await? {
+        for no in xyt_store::step_backoff::due_orders(&self.pool, 200, self.policy.sweep_grace).await? {
             let Ok(order_no) = OrderNo::parse(&no) else { continue };
-            match self.run_owed(&order_no, "sweep").await {
-                Ok(()) => done += 1,
-                Err(e) => tracing::warn!(order_no = %no, error = format!("{e:#}"), "owed step failed; will retry"),
+            if self.run_owed_within_budget(&order_no, "sweep").await.is_ok() {
+                done += 1;
             }
         }
         Ok(done)
     }
+
+    /// [`Self::run_owed`] (each step within the policy's budget); a failure (or running out of
+    /// time) is logged and backs the order off, a success ends its back-off.
+    pub async fn run_owed_within_budget(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+        let result = self
+            .in_flight
+            .run(order_no.as_str(), self.run_owed(order_no, request_id))
+            .await;
+        match &result {
+            Ok(()) => {
+                if let Err(e) = xyt_store::step_backoff::clear(&self.pool, order_no.as_str()).await {
+                    tracing::warn!(order_no = %order_no, error = %e, "could not clear the step back-off");
+                }
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                let p = &self.policy;
+                match xyt_store::step_backoff::record_failure(
+                    &self.pool,
+                    order_no.as_str(),
+                    &error,
+                    p.backoff_base,
+                    p.backoff_max,
+                )
+                .await
+                {
+                    Ok(b) => tracing::warn!(
+                        order_no = %order_no, error, failures = b.failures, next_attempt_at = %b.next_attempt_at,
+                        "owed step failed; backing off"
+                    ),
+                    Err(db) => tracing::warn!(order_no = %order_no, error, db_error = %db, "owed step failed"),
+                }
+            }
+        }
+        result
+    }
+}
+
+/// `step` cut off after `budget`, as a failure of its own.
+async fn within(
+    budget: std::time::Duration,
+    step: &str,
+    f: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(budget, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("{step} ran out of its {budget:?} budget"))?
+}
+
+/// The OCR text as the matcher reads it and the event records it: at most
+/// [`xyt_domain::matching::MAX_OCR_CHARS`] characters, control characters other than line breaks
+/// and tabs dropped.
+pub fn recordable_ocr_text(text: &str) -> String {
+    use xyt_domain::text::{is_refused, TextKind};
+    text.chars()
+        .filter(|&c| !is_refused(c, TextKind::MultiLine))
+        .take(xyt_domain::matching::MAX_OCR_CHARS)
+        .collect()
 }
 
 pub fn profit_share_of(order: &Order) -> Option<ProfitShare> {
@@ -211,8 +338,7 @@ pub fn profit_share_of(order: &Order) -> Option<ProfitShare> {
 }
 
 /// Runs the owed steps of one order after an operator's or the buyer's command.
+/// Within the same time budget as the sweep: a failure is left to the sweep, backed off.
 pub async fn run_owed_steps(state: &crate::state::AppState, order_no: &OrderNo, request_id: &str) {
-    if let Err(e) = state.pipeline.run_owed(order_no, request_id).await {
-        tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "owed step deferred to the sweep");
-    }
+    let _ = state.pipeline.run_owed_within_budget(order_no, request_id).await;
 }

@@ -205,10 +205,12 @@ pub struct GoodsCreate {
     /// 0 ≤ price < 10^9.
     pub price_cent: i64,
     /// 1 直充, 2 卡密 (default 2).
+    #[schema(minimum = 1, maximum = 2)]
     pub goods_type: Option<i16>,
     /// Default 9999.
     pub stock: Option<i64>,
     /// 1 在架, 2 下架 (default 1).
+    #[schema(minimum = 1, maximum = 2)]
     pub status: Option<i16>,
 }
 
@@ -220,8 +222,10 @@ pub struct GoodsUpdate {
     pub ticket_type: String,
     pub season_label: String,
     pub price_cent: i64,
+    #[schema(minimum = 1, maximum = 2)]
     pub goods_type: Option<i16>,
     pub stock: Option<i64>,
+    #[schema(minimum = 1, maximum = 2)]
     pub status: Option<i16>,
 }
 
@@ -283,6 +287,7 @@ pub struct SettingsInput {
     #[schema(example = "0.02")]
     pub fee_rate: Option<String>,
     /// 1 to 730.
+    #[schema(minimum = 1, maximum = 730)]
     pub play_date_horizon_days: Option<i64>,
 }
 

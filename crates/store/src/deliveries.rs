@@ -492,6 +492,8 @@ pub enum ResendError {
     NotFound,
     /// Already waiting to be sent or being sent: a second click changes nothing.
     AlreadyQueued(String),
+    /// The delivery was resent `MAX_RESENDS` times already.
+    TooManyResends(i32),
     Db(sqlx::Error),
 }
 
@@ -500,6 +502,10 @@ impl From<sqlx::Error> for ResendError {
         ResendError::Db(e)
     }
 }
+
+/// How many times operators may resend one delivery: each resend appends an event to the
+/// order's stream, so without a cap a script could grow a stream without bound.
+pub const MAX_RESENDS: i32 = 10;
 
 /// Queues a delivery for a new attempt now, optionally to a new target. Returns the row before.
 pub async fn queue_resend(
@@ -516,6 +522,13 @@ pub async fn queue_resend(
     if before.status == "pending" || before.status == "sending" {
         return Err(ResendError::AlreadyQueued(before.status));
     }
+    let resends: i32 = sqlx::query_scalar("SELECT resends FROM deliveries WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if resends >= MAX_RESENDS {
+        return Err(ResendError::TooManyResends(resends));
+    }
     let (target, display, channel) = new_target.unwrap_or((
         before.target.as_str(),
         before.target_display.as_str(),
@@ -523,7 +536,7 @@ pub async fn queue_resend(
     ));
     sqlx::query(
         "UPDATE deliveries SET target = $2, target_display = $3, channel = $4, status = 'pending', next_attempt_at = now(),
-           max_attempts = GREATEST(max_attempts, attempts + 1), updated_at = now() WHERE id = $1",
+           max_attempts = GREATEST(max_attempts, attempts + 1), resends = resends + 1, updated_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(target)

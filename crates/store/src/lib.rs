@@ -18,6 +18,7 @@ pub mod intake;
 pub mod orders;
 pub mod projections;
 pub mod replay;
+pub mod step_backoff;
 pub mod views;
 
 pub use sqlx::PgPool;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use xyt_domain::buyer::{CertificateType, Gender};
-use xyt_domain::order::{ExceptionOverview, Order, OrderStatus, SuggestedAction};
+use xyt_domain::order::{ActionContext, AvailableAction, ExceptionOverview, Order, OrderStatus, SuggestedAction};
 use xyt_domain::pricing::PriceCheck;
 
 /// One row of the order list. Personal data is masked here.
@@ -276,6 +276,11 @@ pub struct OrderDetail {
     pub suggested_action_label: String,
     pub key_statuses: Vec<KeyStatusView>,
     pub exception_overview: Option<ExceptionOverview>,
+    /// 订单操作: every operator action with whether it is possible now and, if not, why
+    /// (decided by the domain from the order and the configuration, so the console never
+    /// re-derives a rule).
+    #[serde(default)]
+    pub available_actions: Vec<AvailableAction>,
     pub unknown_goods: bool,
     /// The buyer's form link handed to XGJ as the card.
     pub form_link: Option<String>,
@@ -342,6 +347,7 @@ impl OrderDetail {
                 })
                 .collect(),
             exception_overview: o.exception_overview(),
+            available_actions: o.available_actions(&ActionContext::ORDER_ONLY),
             unknown_goods: o.unknown_goods,
             form_link: o.form_link.clone(),
             notify_url: o.notify_url.clone(),
@@ -481,7 +487,8 @@ impl Cursor {
             return None;
         }
         let micros: i64 = parts.next()?.parse().ok()?;
-        let order_no = parts.next()?.to_string();
+        // Only a well-formed order number is bound into the query (never a NUL or junk).
+        let order_no = xyt_domain::OrderNo::parse(parts.next()?).ok()?.to_string();
         Some(Self {
             created_at: DateTime::from_timestamp_micros(micros)?,
             order_no,
@@ -498,20 +505,7 @@ pub async fn list_orders(pool: &PgPool, f: &ListFilter) -> Result<(Vec<OrderList
     if let Some(s) = f.status {
         q.push(" AND status = ").push_bind(s.as_str());
     }
-    if let Some(k) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
-        q.push(" AND (order_no = ").push_bind(k.to_uppercase());
-        q.push(" OR external_order_no = ").push_bind(k.to_string());
-        if k.len() == 4 && k.bytes().all(|b| b.is_ascii_digit()) {
-            q.push(" OR phone_last4 = ").push_bind(k.to_string());
-        }
-        q.push(")");
-    }
-    if let Some(t) = f.created_from {
-        q.push(" AND created_at >= ").push_bind(t);
-    }
-    if let Some(t) = f.created_to {
-        q.push(" AND created_at < ").push_bind(t);
-    }
+    push_filters(&mut q, f);
     if let Some(c) = &f.cursor {
         q.push(" AND (created_at, order_no) < (")
             .push_bind(c.created_at)
@@ -532,6 +526,43 @@ pub async fn list_orders(pool: &PgPool, f: &ListFilter) -> Result<(Vec<OrderList
         None
     };
     Ok((rows, next))
+}
+
+/// The keyword and creation-time conditions shared by the list and its per-status counts.
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, f: &ListFilter) {
+    if let Some(k) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        q.push(" AND (order_no = ").push_bind(k.to_uppercase());
+        q.push(" OR external_order_no = ").push_bind(k.to_string());
+        if k.len() == 4 && k.bytes().all(|b| b.is_ascii_digit()) {
+            q.push(" OR phone_last4 = ").push_bind(k.to_string());
+        }
+        q.push(")");
+    }
+    if let Some(t) = f.created_from {
+        q.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.created_to {
+        q.push(" AND created_at < ").push_bind(t);
+    }
+}
+
+/// Orders per status (wire name) under the list's keyword and time filters.
+pub async fn count_orders_by_status(
+    pool: &PgPool,
+    f: &ListFilter,
+) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT status, count(*) FROM order_list WHERE true");
+    push_filters(&mut q, f);
+    q.push(" GROUP BY status");
+    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Whether an agent group is active (推单 needs one).
+pub async fn has_active_agent_group(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM agent_groups WHERE active)")
+        .fetch_one(pool)
+        .await
 }
 
 pub async fn order_detail(pool: &PgPool, order_no: &str) -> Result<Option<OrderDetail>, sqlx::Error> {
@@ -568,14 +599,6 @@ pub async fn order_no_for_form_token(pool: &PgPool, token: &str) -> Result<Optio
     sqlx::query_scalar("SELECT order_no FROM order_detail WHERE form_token = $1")
         .bind(token)
         .fetch_optional(pool)
-        .await
-}
-
-/// Orders owing a step the system takes by itself (the sweep's work list).
-pub async fn orders_owing_system_steps(pool: &PgPool, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT order_no FROM order_list WHERE system_step_owed ORDER BY order_no LIMIT $1")
-        .bind(limit)
-        .fetch_all(pool)
         .await
 }
 

@@ -4,6 +4,7 @@
 //! retrying an intake, a second refund push) succeed without events, so callers can retry
 //! anything after a crash and never do a thing twice.
 
+pub mod actions;
 mod events;
 pub mod messages;
 mod state;
@@ -12,6 +13,7 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 
+pub use actions::{ActionContext, AvailableAction, OrderAction};
 pub use events::*;
 pub use state::*;
 pub use view::{ExceptionOverview, KeyStatus, SuggestedAction};

@@ -995,3 +995,185 @@ fn an_order_cancelled_of_version_1_is_read_with_its_cause() {
     assert_eq!(upcast("order_cancelled", "2.0", v2.clone()), v2);
     assert_eq!(current_version("order_cancelled"), "2.0");
 }
+
+// ---- availableActions: what the console enables is exactly what `decide` accepts ----
+
+fn command_for(action: OrderAction) -> OrderCommand {
+    match action {
+        OrderAction::ManualReview => OrderCommand::Review(ReviewDecision::Approve { note: String::new() }),
+        OrderAction::ConfirmPayment => OrderCommand::ConfirmPayment(payment()),
+        OrderAction::UploadPaymentProof => OrderCommand::UploadPaymentProof(image("new-proof")),
+        OrderAction::PushToAgent => OrderCommand::RequestPush(push_request()),
+        OrderAction::UploadScreenshot => OrderCommand::UploadScreenshot(image("new-shot")),
+        OrderAction::ReviewScreenshotMatch => OrderCommand::ReviewScreenshot {
+            confirm: true,
+            note: String::new(),
+        },
+        OrderAction::SettleProfitShare => OrderCommand::SettleProfitShare,
+        OrderAction::Cancel => OrderCommand::Cancel {
+            reason: "买家退款".into(),
+            at: at(),
+        },
+    }
+}
+
+/// One order in each state the console meets, named for the failure message.
+fn every_state() -> Vec<(&'static str, Vec<OrderEvent>)> {
+    let notified = |events: Vec<OrderEvent>| {
+        apply_cmd(
+            events,
+            OrderCommand::RecordUserNotification {
+                notification: UserNotification {
+                    channel: "buyer_page".into(),
+                    target: "link".into(),
+                    delivery_id: None,
+                },
+                ok: true,
+            },
+        )
+    };
+    let share = ProfitShare {
+        revenue: dec!(3.14),
+        cost: dec!(426.00),
+        profit: dec!(-422.86),
+        cost_basis: "settlement_amount".into(),
+    };
+    let mut paid = approved();
+    paid.push(OrderEvent::PaymentConfirmed(payment()));
+    let mut push_requested = paid_with_proof();
+    push_requested.push(OrderEvent::OrderPushRequested(push_request()));
+    let mut push_failed = push_requested.clone();
+    push_failed.push(OrderEvent::OrderPushFailed(attempt(
+        "order_push",
+        "failed_retryable",
+        7,
+    )));
+    let mismatched = apply_cmd(with_screenshot("s1"), reading("s1", false));
+    let completed = notified(apply_cmd(with_screenshot("s1"), reading("s1", true)));
+    let ready = apply_cmd(completed.clone(), OrderCommand::CalculateProfitShare(share));
+    let settled = apply_cmd(ready.clone(), OrderCommand::SettleProfitShare);
+    let cancelled = apply_cmd(
+        paid.clone(),
+        OrderCommand::Cancel {
+            reason: "买家退款".into(),
+            at: at(),
+        },
+    );
+    vec![
+        ("awaiting form", taken_in()),
+        ("form, check pending", with_form("2027-01-10")),
+        ("pending manual review", failed_check("2027-01-10")),
+        ("awaiting payment", approved()),
+        ("paid, no proof", paid),
+        ("proof uploaded", paid_with_proof()),
+        ("push requested", push_requested),
+        ("push failed", push_failed),
+        ("awaiting ticket", pushed()),
+        ("screenshot reading", with_screenshot("s1")),
+        ("screenshot mismatched", mismatched),
+        ("completed, share computing", completed),
+        ("completed, share ready", ready),
+        ("settled", settled),
+        ("cancelled", cancelled),
+    ]
+}
+
+#[test]
+fn every_enabled_action_is_accepted_and_every_disabled_one_refused_with_a_reason() {
+    for (name, events) in every_state() {
+        let order = fold(&events);
+        let actions = order.available_actions(&ActionContext::ORDER_ONLY);
+        assert_eq!(
+            actions.iter().map(|a| a.action).collect::<Vec<_>>(),
+            OrderAction::ALL.to_vec(),
+            "{name}: every action listed, in page order"
+        );
+        for a in actions {
+            let outcome = order.decide(command_for(a.action));
+            let accepted = matches!(&outcome, Ok(events) if !events.is_empty());
+            assert_eq!(
+                a.enabled, accepted,
+                "{name}: {:?} enabled={} but decide gave {outcome:?}",
+                a.action, a.enabled
+            );
+            assert_eq!(
+                a.reason.is_some(),
+                !a.enabled,
+                "{name}: {:?} reason iff disabled",
+                a.action
+            );
+            assert!(!a.label.is_empty());
+        }
+    }
+}
+
+#[test]
+fn disabled_actions_speak_the_seed_pages_words() {
+    let reason = |events: &[OrderEvent], ctx: ActionContext, action: OrderAction| {
+        fold(events)
+            .available_actions(&ctx)
+            .into_iter()
+            .find(|a| a.action == action)
+            .and_then(|a| a.reason)
+    };
+    let all = ActionContext::ORDER_ONLY;
+    // The seed order: waiting for review, no payment yet.
+    let review = failed_check("2027-01-10");
+    assert_eq!(
+        reason(&review, all, OrderAction::UploadPaymentProof).as_deref(),
+        Some("当前还没有付款记录,先点上面的「确认付款」。")
+    );
+    assert_eq!(
+        reason(&review, all, OrderAction::PushToAgent).as_deref(),
+        Some("当前不满足推送条件:通常是还没上传付款凭证或状态未到。")
+    );
+    assert_eq!(reason(&review, all, OrderAction::ManualReview), None);
+    // No active QR code: 确认付款 says so even though the order is ready to pay.
+    let no_qr = ActionContext {
+        active_qr_code: false,
+        active_agent_group: true,
+    };
+    assert_eq!(
+        reason(&approved(), no_qr, OrderAction::ConfirmPayment).as_deref(),
+        Some("当前还没有生效二维码。请先到配置中心上传或登记二维码。")
+    );
+    assert_eq!(reason(&approved(), all, OrderAction::ConfirmPayment), None);
+    let no_group = ActionContext {
+        active_qr_code: true,
+        active_agent_group: false,
+    };
+    assert!(reason(&paid_with_proof(), no_group, OrderAction::PushToAgent)
+        .unwrap()
+        .contains("代理群"));
+    // A failed push is retried, optionally to another group.
+    let mut failed = paid_with_proof();
+    failed.push(OrderEvent::OrderPushRequested(push_request()));
+    failed.push(OrderEvent::OrderPushFailed(attempt(
+        "order_push",
+        "failed_retryable",
+        9,
+    )));
+    let push = fold(&failed)
+        .available_actions(&all)
+        .into_iter()
+        .find(|a| a.action == OrderAction::PushToAgent)
+        .unwrap();
+    assert!(push.enabled);
+    assert_eq!(push.label, "修改目标群后重试");
+}
+
+#[test]
+fn narrowing_stored_actions_to_the_configuration_equals_deciding_with_it() {
+    for (name, events) in every_state() {
+        let order = fold(&events);
+        for (qr, group) in [(true, true), (false, true), (true, false), (false, false)] {
+            let ctx = ActionContext {
+                active_qr_code: qr,
+                active_agent_group: group,
+            };
+            let mut stored = order.available_actions(&ActionContext::ORDER_ONLY);
+            super::actions::narrow_to(&mut stored, &ctx);
+            assert_eq!(stored, order.available_actions(&ctx), "{name} qr={qr} group={group}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! XGJ (闲管家): the two signature schemes and a client that sends signed calls.
 
 pub mod client;
+pub mod gate;
 pub mod sign;
 
 pub use client::{SignedCall, XgjSupplyClient};

@@ -87,16 +87,18 @@ pub async fn login(
     let LoginRequest { username, password } = body.into_inner();
     // The throttle key is the name as typed (bounded), known or not, so a lock reveals nothing.
     let username: String = username.trim().to_lowercase().chars().take(64).collect();
-    if store::address_failures(&state.pool, &address, cfg.lock_window).await? >= cfg.address_limit {
+    let log_failure = |reason: &'static str| {
         store::log(
             &state.pool,
             "login_failed",
             &username,
             Some(&username),
             Some(&address),
-            json!({"reason": "address_limit"}),
+            json!({ "reason": reason }),
         )
-        .await?;
+    };
+    if store::address_failures(&state.pool, &address, cfg.lock_window).await? >= cfg.address_limit {
+        log_failure("address_limit").await?;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_ATTEMPTS",
@@ -122,15 +124,7 @@ pub async fn login(
                 (Some(c), _) if c.disabled => "disabled",
                 _ => "wrong_password",
             };
-            store::log(
-                &state.pool,
-                "login_failed",
-                &username,
-                Some(&username),
-                Some(&address),
-                json!({"reason": reason}),
-            )
-            .await?;
+            log_failure(reason).await?;
             if !locked {
                 let (for_user, _) = store::record_failure(&state.pool, &username, &address, cfg.lock_window).await?;
                 if for_user >= cfg.lock_after {

@@ -39,6 +39,7 @@ fn qr_limits() -> ImageLimits {
         max_width: 4096,
         max_height: 4096,
         max_pixels: 4096 * 4096,
+        ..ImageLimits::default()
     }
 }
 use crate::state::AppState;
@@ -349,7 +350,7 @@ pub async fn list_prices(state: web::Data<AppState>) -> Result<HttpResponse, Api
     tag = "config",
     params(
         ("ticketType" = String, Path, description = "An existing ticket type"),
-        ("season" = String, Path, description = "`low`, `mid` or `high` (or 淡季 / 平季 / 旺季)"),
+        ("season" = String, Path, description = "`low`, `mid` or `high` (or 淡季 / 平季 / 旺季)", pattern = "^(low|mid|high|淡季|平季|旺季)$"),
     ),
     request_body = PriceInput,
     responses(
@@ -383,7 +384,7 @@ pub async fn put_price(
     tag = "config",
     params(
         ("ticketType" = String, Path, description = "The ticket type"),
-        ("season" = String, Path, description = "`low`, `mid` or `high`"),
+        ("season" = String, Path, description = "`low`, `mid` or `high`", pattern = "^(low|mid|high|淡季|平季|旺季)$"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -523,7 +524,13 @@ async fn text_field(field: &mut actix_multipart::Field, name: &str) -> Result<St
             return Err(ApiError::field(name, "内容过长"));
         }
     }
-    String::from_utf8(buf).map_err(|_| ApiError::field(name, "必须是 UTF-8 文本"))
+    let text = String::from_utf8(buf).map_err(|_| ApiError::field(name, "必须是 UTF-8 文本"))?;
+    xyt_domain::text::check(&text, xyt_domain::text::TextKind::SingleLine).map_err(|bad| {
+        let mut e = ApiError::field(name, bad.to_string());
+        e.code = "CONTROL_CHARACTER";
+        e
+    })?;
+    Ok(text)
 }
 
 async fn read_upload(mut payload: Multipart) -> Result<Upload, ApiError> {
@@ -621,8 +628,8 @@ pub async fn upload_qr_code(
 ) -> Result<HttpResponse, ApiError> {
     let upload = read_upload(payload).await?;
     let file = upload.file;
-    // Decoding is CPU work: keep it off the async workers.
-    let (checked, file) = web::block(move || (check_image(&file, &qr_limits()), file))
+    // Decoding is CPU work: keep it off the async workers, behind the heavy-work cap.
+    let (checked, file) = crate::heavy::run(move || (check_image(&file, &qr_limits()), file))
         .await
         .map_err(ApiError::internal)?;
     let checked = checked.map_err(|e| {

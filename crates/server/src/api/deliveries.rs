@@ -55,12 +55,17 @@ pub async fn order_deliveries(
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `sending`, `sent`, `failed_retryable`, `failed_permanent`.
+    #[param(pattern = r"^\s*(pending|sending|sent|failed_retryable|failed_permanent)?\s*$")]
     pub status: Option<String>,
     /// `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`.
+    #[param(pattern = r"^\s*(wecom_bot|wecom_app|xgj_notify|mock)?\s*$")]
     pub channel: Option<String>,
     /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(
+        rename = "type",
+        pattern = r"^\s*(price_exception|user_form_group_push|order_push|user_notify)?\s*$"
+    )]
     pub kind: Option<String>,
     #[param(value_type = Option<String>, format = DateTime)]
     pub created_from: Option<String>,
@@ -87,6 +92,7 @@ const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
 #[get("/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
+    req: HttpRequest,
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
@@ -109,7 +115,7 @@ pub async fn list_deliveries(
         cursor,
     };
     let (items, next_cursor) = deliveries::list(&state.pool, &filter).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList { items, next_cursor }))
+    Ok(super::etag::json(&req, &DeliveryList { items, next_cursor }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -125,11 +131,11 @@ pub struct ResendRequest {
     operation_id = "resendDelivery",
     tag = "deliveries",
     params(("id" = Uuid, Path, description = "The delivery id")),
-    request_body = ResendRequest,
+    request_body = Option<ResendRequest>,
     responses(
         (status = 200, description = "Attempted; the delivery as it now stands", body = DeliveryView),
         (status = 404, description = "No such delivery", body = ErrorBody),
-        (status = 409, description = "Already queued or being sent", body = ErrorBody),
+        (status = 409, description = "Already queued or being sent (DELIVERY_QUEUED), or resent too often (RESEND_LIMIT_REACHED)", body = ErrorBody),
         (status = 422, description = "Invalid target", body = ErrorBody),
     )
 )]
@@ -138,11 +144,19 @@ pub async fn resend_delivery(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ResendRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::not_found("DELIVERY_NOT_FOUND", format!("投递 {path} 不存在"));
     let id: Uuid = path.parse().map_err(|_| not_found())?;
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    // No body (or `null`) means "the same target"; a body that is not a ResendRequest is refused,
+    // not silently read as no body.
+    let body: ResendRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ResendRequest::default()
+    } else {
+        serde_json::from_slice::<Option<ResendRequest>>(&body)
+            .map_err(|e| ApiError::field("body", format!("请求体无效:{e}")))?
+            .unwrap_or_default()
+    };
     let row = deliveries::get_row(&state.pool, id).await?.ok_or_else(not_found)?;
     let new_target = match body.target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
@@ -176,6 +190,14 @@ pub async fn resend_delivery(
             "DELIVERY_QUEUED",
             format!("该投递已在发送队列中({status}),无需重复补发"),
         ),
+        ResendError::TooManyResends(n) => ApiError::new(
+            StatusCode::CONFLICT,
+            "RESEND_LIMIT_REACHED",
+            format!(
+                "该投递已补发 {n} 次,达到上限({}次);请检查目标配置后联系管理员",
+                deliveries::MAX_RESENDS
+            ),
+        ),
         ResendError::Db(e) => ApiError::internal(e),
     })?;
     if let Ok(order_no) = OrderNo::parse(&before.order_no) {
@@ -203,7 +225,7 @@ pub async fn resend_delivery(
             .map_err(ApiError::internal)?;
     }
     // A worker that took it first: wait for its outcome, so the answer shows the attempt.
-    deliveries::settle(&state.pool, id, state.config.send_timeout * 3).await?;
+    deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
     let view = deliveries::view(&state.pool, id, false).await?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -193,7 +193,7 @@ pub async fn push_to_agent(
             {
                 state.delivery_worker.process(row).await.map_err(ApiError::internal)?;
             }
-            xyt_store::deliveries::settle(&state.pool, id, state.config.send_timeout * 3).await?;
+            xyt_store::deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
         }
     }
     Ok(HttpResponse::Ok().json(detail_or_404(&state, no.as_str()).await?))
@@ -255,6 +255,8 @@ pub async fn settle_profit_share(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelRequest {
+    /// Up to 500 characters, not blank.
+    #[schema(pattern = r"\S", max_length = 500)]
     pub reason: String,
 }
 

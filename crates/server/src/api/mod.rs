@@ -7,6 +7,7 @@ pub mod config;
 pub mod deliveries;
 pub mod disputes;
 pub mod error;
+pub mod etag;
 pub mod fulfilment;
 pub mod orders;
 pub mod params;
@@ -40,6 +41,8 @@ pub fn admin_scope() -> utoipa_actix_web::scope::Scope<
         .service(admin::security_log)
         .service(admin::personal_data_reads)
         .service(orders::list_orders)
+        // Before `/orders/{orderNo}`, which would take `counts` for an order number.
+        .service(orders::count_orders)
         .service(orders::get_order)
         .service(orders::get_order_events)
         .service(disputes::replay_order)

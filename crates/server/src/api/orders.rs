@@ -3,7 +3,8 @@
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xyt_domain::order::OrderStatus;
+use xyt_domain::order::actions::narrow_to;
+use xyt_domain::order::{ActionContext, OrderStatus};
 use xyt_domain::OrderNo;
 use xyt_store::views::{self, Cursor, ListFilter, OrderDetail, OrderEventEntry, OrderListItem};
 
@@ -96,14 +97,71 @@ impl ListOrdersQuery {
 #[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     query: web::Query<ListOrdersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_inner().into_filter()?;
     let (items, next) = views::list_orders(&state.pool, &filter).await?;
-    Ok(HttpResponse::Ok().json(OrderPage {
-        items,
-        next_cursor: next.map(|c| c.encode()),
-    }))
+    Ok(super::etag::json(
+        &req,
+        &OrderPage {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        },
+    ))
+}
+
+/// One quick filter of the order list: a status and how many orders are in it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCount {
+    pub status: OrderStatus,
+    /// 待人工审核, 待代付, ...
+    pub label: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCounts {
+    /// Every status, in pipeline order, zero counts included.
+    pub items: Vec<StatusCount>,
+    pub total: i64,
+}
+
+/// Orders per status (the list's quick filters: 待人工审核 N, 待代付 N, ...), under the same
+/// keyword and creation-time filters as the list; `status`, `limit` and `cursor` are ignored.
+#[utoipa::path(
+    operation_id = "countOrdersByStatus",
+    tag = "orders",
+    params(ListOrdersQuery),
+    responses(
+        (status = 200, description = "Counts per status", body = OrderCounts),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    )
+)]
+#[get("/orders/counts")]
+pub async fn count_orders(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    query: web::Query<ListOrdersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut q = query.into_inner();
+    q.status = None;
+    q.cursor = None;
+    q.limit = None;
+    let filter = q.into_filter()?;
+    let counts = views::count_orders_by_status(&state.pool, &filter).await?;
+    let items: Vec<StatusCount> = OrderStatus::ALL
+        .iter()
+        .map(|s| StatusCount {
+            status: *s,
+            label: s.label().into(),
+            count: counts.get(s.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+    let total = items.iter().map(|c| c.count).sum();
+    Ok(super::etag::json(&req, &OrderCounts { items, total }))
 }
 
 /// Reads the detail, healing the views first when the event store is ahead of them (a crash
@@ -114,7 +172,7 @@ pub async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDeta
         return Err(not_found());
     };
     if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
-        return Ok(d);
+        return with_live_config(state, &no, d).await;
     }
     if views::order_has_events(&state.pool, no.as_str()).await? {
         state
@@ -124,10 +182,27 @@ pub async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDeta
             .await
             .map_err(ApiError::internal)?;
         if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
-            return Ok(d);
+            return with_live_config(state, &no, d).await;
         }
     }
     Err(not_found())
+}
+
+/// What the stored view cannot know: the QR code to pay with now, and the actions narrowed to
+/// the configuration (no active QR code, no agent group). A view stored before actions existed
+/// gets them from the aggregate.
+async fn with_live_config(state: &AppState, no: &OrderNo, mut d: OrderDetail) -> Result<OrderDetail, ApiError> {
+    d.active_qr_code = views::active_qr_code(&state.pool).await?;
+    let ctx = ActionContext {
+        active_qr_code: d.active_qr_code.is_some(),
+        active_agent_group: views::has_active_agent_group(&state.pool).await?,
+    };
+    if d.available_actions.is_empty() {
+        d.available_actions = state.orders.load(no).await?.available_actions(&ctx);
+    } else {
+        narrow_to(&mut d.available_actions, &ctx);
+    }
+    Ok(d)
 }
 
 /// One order's detail (订单详情).
@@ -146,8 +221,7 @@ pub async fn get_order(
     req: actix_web::HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut detail = detail_or_404(&state, &path).await?;
-    detail.active_qr_code = views::active_qr_code(&state.pool).await?;
+    let detail = detail_or_404(&state, &path).await?;
     super::personal::answer(&state, &req, &detail.order_no, "detail", &detail).await
 }
 

@@ -24,8 +24,13 @@ impl Params {
         self.errors.insert(field.into(), message.into());
     }
 
-    /// An RFC 3339 time.
+    /// An RFC 3339 time. Given but empty (`createdTo=`) is not a time either: refused, as the
+    /// document's `date-time` format says, rather than read as "no bound".
     pub fn time(&mut self, field: &str, v: &Option<String>) -> Option<DateTime<Utc>> {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            self.error(field, "必须是 RFC 3339 时间,例如 2026-03-21T11:52:54+08:00");
+            return None;
+        }
         let v = given(v)?;
         match DateTime::parse_from_rfc3339(v) {
             Ok(t) => Some(t.with_timezone(&Utc)),

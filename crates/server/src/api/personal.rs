@@ -49,13 +49,18 @@ pub async fn answer<T: Serialize>(
     let principal = Principal::of(req);
     match principal {
         Some(p) if p.role.sees_personal_data() => {
-            xyt_store::access::record_personal_read(&state.pool, &p.source(), order_no, what).await?;
-            Ok(HttpResponse::Ok().json(value))
+            // With an ETag, so the console can poll: a 304 hands nothing over, so only an
+            // answer with a body is recorded as a read.
+            let tagged = super::etag::Tagged::of(value)?;
+            if !tagged.is_fresh(req) {
+                xyt_store::access::record_personal_read(&state.pool, &p.source(), order_no, what).await?;
+            }
+            Ok(tagged.respond(req))
         }
         _ => {
             let mut v = serde_json::to_value(value).map_err(ApiError::internal)?;
             redactor(state, order_no).await?.json(&mut v);
-            Ok(HttpResponse::Ok().json(v))
+            Ok(super::etag::json(req, &v))
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Image uploads (付款凭证, 代理截图) and serving them back.
 //!
-//! The type is decided from the bytes (magic numbers and a full decode), never the name or the
-//! header; the size is capped while streaming and the pixel dimensions are checked before any
-//! decode. A refused upload writes nothing: no file, no event, the current image untouched, no
-//! OCR run. The command is decided on the order before the file is stored, so a wrong-state
-//! upload is refused without leaving a file behind.
+//! The order's state is checked first: an upload the order cannot take is refused (409) before a
+//! byte of it is decoded. Then the type is decided from the bytes (magic numbers and a full
+//! decode), never the name or the header; the size is capped while streaming, and the pixel
+//! dimensions and the decoded size (width × height × bytes per pixel) are checked from the header
+//! before any decode. Decoding runs on a blocking thread behind the heavy-work cap
+//! ([`crate::heavy`]). A refused upload writes nothing: no file, no event, the current image
+//! untouched, no OCR run.
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -67,6 +69,13 @@ pub fn checked(bytes: &[u8]) -> Result<CheckedImage, ApiError> {
     })
 }
 
+/// [`checked`] off the request workers, behind the heavy-work cap.
+pub async fn checked_off_worker(bytes: Vec<u8>) -> Result<(CheckedImage, Vec<u8>), ApiError> {
+    crate::heavy::run(move || checked(&bytes).map(|c| (c, bytes)))
+        .await
+        .map_err(ApiError::internal)?
+}
+
 pub fn stored(c: &CheckedImage) -> StoredImage {
     StoredImage {
         file_id: c.sha256.clone(),
@@ -106,8 +115,23 @@ async fn upload(
     };
     let detail = detail_or_404(state, order_no).await?;
     let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
+    // The state first: an image the order cannot take is not decoded (only drained, within the
+    // size cap, so the client reads the answer instead of a reset). The placeholder's empty hash
+    // matches no stored image, so only the state decides here.
+    let placeholder = StoredImage {
+        file_id: String::new(),
+        sha256: String::new(),
+        content_type: String::new(),
+        size: 0,
+        width: 0,
+        height: 0,
+    };
+    if let Err(e) = state.orders.load(&no).await?.decide(command(placeholder)) {
+        let _ = read_file_field(payload, max_bytes).await;
+        return Err(ApiError::from(xyt_store::orders::ExecuteError::Domain(e)));
+    }
     let (bytes, declared) = read_file_field(payload, max_bytes).await?;
-    let image = checked(&bytes)?;
+    let (image, bytes) = checked_off_worker(bytes).await?;
     if matches!(kind, Kind::PaymentProof) && image.kind == xyt_integrations::files::ImageKind::Webp {
         let mut e = ApiError::field(
             "file",
@@ -218,7 +242,8 @@ pub async fn get_file(state: web::Data<AppState>, path: web::Path<String>) -> Re
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(not_found)?;
-    let kind = checked(&bytes).map_err(|_| not_found())?.kind;
+    // Checked when it was stored: the first bytes say the type, no decode needed.
+    let kind = xyt_integrations::files::kind_of(&bytes).ok_or_else(not_found)?;
     let ext = kind.content_type().rsplit('/').next().unwrap_or("bin");
     Ok(HttpResponse::Ok()
         .content_type(kind.content_type())

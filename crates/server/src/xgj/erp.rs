@@ -92,6 +92,9 @@ pub async fn order_push(state: web::Data<AppState>, req: HttpRequest, payload: w
         Ok(v) => v,
         Err(_) => return reply(false, "请求体不是合法的 JSON"),
     };
+    if let Err((field, bad)) = xyt_domain::text::check_json(&raw) {
+        return reply(false, format!("参数错误: {field}: {bad}"));
+    }
     let b: PushBody = match serde_path_to_error::deserialize(raw.clone()) {
         Ok(b) => b,
         Err(e) => return reply(false, format!("参数错误: {e}")),

@@ -12,7 +12,6 @@
 use base64::Engine;
 use chrono::Utc;
 use rand::RngCore;
-use serde::Deserialize;
 use xyt_domain::order::{EventMeta, OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
 use xyt_store::orders::{ExecuteError, OnConflict};
@@ -22,50 +21,10 @@ use super::XgjReply;
 use crate::request_id;
 use crate::state::AppState;
 
-/// XGJ's body; integer fields must be JSON integers ("闲管家所有参数都是强校验").
-#[derive(Debug, Deserialize)]
-pub struct PurchaseBody {
-    pub order_no: String,
-    pub goods_no: String,
-    pub buy_quantity: i32,
-    pub max_amount: Option<i64>,
-    pub notify_url: String,
-    pub biz_order_no: String,
-    pub product_id: Option<i64>,
-    pub product_sku: Option<i64>,
-    pub item_id: Option<i64>,
-}
+pub use xyt_integrations::xgj::gate::PurchaseBody;
 
 pub fn parse_body(body: &[u8]) -> Result<(serde_json::Value, PurchaseBody), XgjReply> {
-    let raw: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| XgjReply::bad_params("请求体不是合法的 JSON"))?;
-    if !raw.is_object() {
-        return Err(XgjReply::bad_params("请求体必须是 JSON 对象"));
-    }
-    let typed: PurchaseBody = serde_path_to_error::deserialize(raw.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        XgjReply::bad_params(format!("{path}: {}", e.into_inner()))
-    })?;
-    let text = |name: &str, v: &str, max: usize| -> Result<(), XgjReply> {
-        if v.trim().is_empty() || v.chars().count() > max {
-            return Err(XgjReply::bad_params(format!("{name} 必须是 1 到 {max} 个字符")));
-        }
-        Ok(())
-    };
-    text("order_no", &typed.order_no, 64)?;
-    text("biz_order_no", &typed.biz_order_no, 64)?;
-    text("goods_no", &typed.goods_no, 100)?;
-    text("notify_url", &typed.notify_url, 1024)?;
-    if !(typed.notify_url.starts_with("https://") || typed.notify_url.starts_with("http://")) {
-        return Err(XgjReply::bad_params("notify_url 必须是 http(s) 地址"));
-    }
-    if !(1..=9999).contains(&typed.buy_quantity) {
-        return Err(XgjReply::bad_params("buy_quantity 必须在 1 到 9999 之间"));
-    }
-    if typed.max_amount.is_some_and(|m| m < 0) {
-        return Err(XgjReply::bad_params("max_amount 不能为负数"));
-    }
-    Ok((raw, typed))
+    xyt_integrations::xgj::gate::parse_purchase_body(body).map_err(XgjReply::bad_params)
 }
 
 /// 144 random bits, URL-safe: the buyer's form link must not be guessable.

@@ -15,14 +15,10 @@ use actix_web::{web, HttpResponse};
 use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
-use xyt_integrations::xgj::sign::sign_eq;
 
 use crate::config::Config;
 
-/// Timestamps are accepted from this many seconds old ...
-pub const MAX_AGE_SECS: i64 = 300;
-/// ... to this many seconds ahead (clock skew).
-pub const MAX_AHEAD_SECS: i64 = 5;
+pub use xyt_integrations::xgj::gate::{freshness, single_params, Freshness, MAX_AGE_SECS, MAX_AHEAD_SECS};
 
 /// XGJ's virtual-supply envelope.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -100,55 +96,19 @@ pub async fn read_capped(mut payload: web::Payload, cap: usize) -> Result<Vec<u8
     }
 }
 
-/// The query parameters, each of `names` required exactly once.
-pub fn single_params(query: &str, names: &[&str]) -> Result<Vec<String>, String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| "查询参数无法解析".to_string())?;
-    names
-        .iter()
-        .map(|name| {
-            let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-            match (values.next(), values.next()) {
-                (None, _) => Err(format!("缺少参数 {name}")),
-                (Some(_), Some(_)) => Err(format!("参数 {name} 重复")),
-                (Some(v), None) => Ok(v.clone()),
-            }
-        })
-        .collect()
-}
-
-pub enum Freshness {
-    Fresh,
-    Invalid,
-    Stale,
-}
-
-pub fn freshness(timestamp: &str, now: i64) -> Freshness {
-    match timestamp.parse::<i64>() {
-        Err(_) => Freshness::Invalid,
-        Ok(ts) if ts < now - MAX_AGE_SECS || ts > now + MAX_AHEAD_SECS => Freshness::Stale,
-        Ok(_) => Freshness::Fresh,
-    }
+/// A body whose JSON carries a NUL or another control character in any string: the field it is
+/// in, for XGJ's error message. Nothing such reaches the database (PostgreSQL refuses NUL).
+pub fn control_char_field(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    xyt_domain::text::check_json(&v)
+        .err()
+        .map(|(field, bad)| format!("{}: {bad}", if field.is_empty() { "body" } else { &field }))
 }
 
 /// Checks a virtual-supply call: query `mch_id`, `timestamp`, `sign` once each, our merchant,
 /// a fresh timestamp, and the six-field signature over the raw body. Returns the `mch_id`.
 pub fn verify_supply(config: &Config, query: &str, body: &[u8], now: i64) -> Result<String, XgjReply> {
-    let params = single_params(query, &["mch_id", "timestamp", "sign"])
-        .map_err(|m| XgjReply::err(401, format!("签名错误: {m}")))?;
-    let (mch_id, timestamp, sign) = (&params[0], &params[1], &params[2]);
-    if *mch_id != config.xgj.mch_id {
-        return Err(XgjReply::err(1000, "商户不存在"));
-    }
-    match freshness(timestamp, now) {
-        Freshness::Invalid => return Err(XgjReply::err(408, "时间戳无效")),
-        Freshness::Stale => return Err(XgjReply::err(408, "时间戳已超过有效期")),
-        Freshness::Fresh => {}
-    }
-    let expected = config.xgj.supply_sign(body, timestamp, mch_id);
-    if !sign_eq(&expected, sign) {
-        return Err(XgjReply::err(401, "签名错误"));
-    }
-    Ok(mch_id.clone())
+    xyt_integrations::xgj::gate::verify_supply(&config.xgj, query, body, now).map_err(|r| XgjReply::err(r.code, r.msg))
 }
 
 pub fn scope() -> utoipa_actix_web::scope::Scope<

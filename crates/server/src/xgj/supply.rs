@@ -27,6 +27,14 @@ pub(super) async fn guarded(
     };
     let now = chrono::Utc::now().timestamp();
     let mch_id = verify_supply(&state.config, req.query_string(), &body, now).map_err(|r| r.respond())?;
+    if let Some(field) = super::control_char_field(&body) {
+        let reply = if req.path().ends_with("/purchase/create") {
+            XgjReply::bad_params(field)
+        } else {
+            XgjReply::err(1, format!("请求错误: {field}"))
+        };
+        return Err(reply.respond());
+    }
     Ok((body, mch_id))
 }
 

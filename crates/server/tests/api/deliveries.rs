@@ -256,3 +256,37 @@ async fn the_delivery_list_filters_and_pages() {
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn resends_of_one_delivery_are_capped_with_a_clear_conflict() {
+    let app = spawn().await;
+    let no = seed_in_review(&app).await;
+    let items = wait_for_deliveries(&app, &no, |items| {
+        items.len() == 2 && items.iter().all(|d| d["status"] == "sent")
+    })
+    .await;
+    let id = of_type(&items, "user_form_group_push").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..xyt_store::deliveries::MAX_RESENDS {
+        let (status, d) = app.post_json(&format!("/api/deliveries/{id}/resend"), &json!({})).await;
+        assert_eq!(status, 200, "resend {i}: {d}");
+    }
+    let events_before = app.event_count().await;
+    let (status, d) = app.post_json(&format!("/api/deliveries/{id}/resend"), &json!({})).await;
+    assert_eq!(status, 409, "{d}");
+    assert_eq!(d["code"], "RESEND_LIMIT_REACHED");
+    assert_eq!(
+        app.event_count().await,
+        events_before,
+        "a refused resend appends nothing"
+    );
+    let attempts: i64 = app
+        .count(&format!(
+            "SELECT count(*) FROM delivery_attempts WHERE delivery_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(attempts, 1 + i64::from(xyt_store::deliveries::MAX_RESENDS));
+    app.finish().await;
+}

@@ -23,7 +23,14 @@ async fn activate_qr(app: &TestApp) {
     .unwrap();
 }
 
-async fn upload(app: &TestApp, no: &str, what: &str, bytes: Vec<u8>, name: &str, mime: &str) -> (u16, Value) {
+pub(crate) async fn upload(
+    app: &TestApp,
+    no: &str,
+    what: &str,
+    bytes: Vec<u8>,
+    name: &str,
+    mime: &str,
+) -> (u16, Value) {
     let part = Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap();
     let r = app
         .signed_in("carol")
@@ -37,7 +44,7 @@ async fn upload(app: &TestApp, no: &str, what: &str, bytes: Vec<u8>, name: &str,
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn booking(name: &str, cert: &str, date: &str) -> Vec<u8> {
+pub(crate) fn booking(name: &str, cert: &str, date: &str) -> Vec<u8> {
     let text = format!("预订成功\n姓名:{name}\n证件号:{cert}\n游玩日期:{date}\n票种:初级道 3 小时\n");
     png_with_ocr_text(320, 480, &text)
 }
@@ -58,7 +65,7 @@ async fn paid_order(app: &TestApp, external: &str) -> (String, String) {
     (no, date.to_string())
 }
 
-async fn pushed_order(app: &TestApp, external: &str) -> (String, String) {
+pub(crate) async fn pushed_order(app: &TestApp, external: &str) -> (String, String) {
     let (no, date) = paid_order(app, external).await;
     let (status, d) = upload(
         app,

@@ -77,6 +77,7 @@ pub fn config(database_url: &str) -> Config {
         wecom_base_url: None,
         send_timeout: Duration::from_millis(1500),
         auth: xyt_server::auth::AuthConfig::default(),
+        console_dir: std::env::temp_dir().join("xyt-test-no-console"),
     }
 }
 

@@ -4,12 +4,14 @@
 mod access;
 mod channels;
 mod config;
+mod console;
 mod deliveries;
 mod disputes;
 mod erp;
 mod forms;
 mod fulfilment;
 mod gateway;
+mod hardening;
 mod helpers;
 mod openapi;
 mod orders;

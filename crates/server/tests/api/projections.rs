@@ -166,3 +166,130 @@ async fn events_are_append_only() {
     assert_eq!(app.event_count().await, 2);
     app.finish().await;
 }
+
+/// Inserts an order's events as postgres-es does, inside the caller's transaction.
+async fn insert_events(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, no: &OrderNo, external: &str) {
+    use cqrs_es::DomainEvent;
+    let meta = EventMeta::accepted("xgj_virtual", "req-late", Utc::now());
+    let events = xyt_domain::order::Order::default()
+        .decide(take_in(no, external))
+        .unwrap();
+    for (i, e) in events.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('Order', $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(no.as_str())
+        .bind(i as i64 + 1)
+        .bind(e.event_type())
+        .bind(e.event_version())
+        .bind(serde_json::to_value(e).unwrap())
+        .bind(serde_json::to_value(meta.to_map()).unwrap())
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_late_is_not_skipped_by_the_catch_up_mark() {
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let (early, late) = (
+        OrderNo::generate(Utc::now(), &mut rand::thread_rng()),
+        OrderNo::generate(Utc::now(), &mut rand::thread_rng()),
+    );
+    // `late` takes the lower positions but commits after `early`, whose higher positions
+    // become visible first: a mark over positions alone would pass over `late` for good.
+    let mut slow = app.pool.begin().await.unwrap();
+    insert_events(&mut slow, &late, "4500000000000000201").await;
+    let mut fast = app.pool.begin().await.unwrap();
+    insert_events(&mut fast, &early, "4500000000000000202").await;
+    fast.commit().await.unwrap();
+    let positions: Vec<(String, i64)> = sqlx::query_as("SELECT aggregate_id, position FROM events ORDER BY position")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(positions.len(), 2, "only the committed order is visible: {positions:?}");
+
+    store.projections().catch_up().await.unwrap();
+    let listed = |app: &TestApp, no: &OrderNo| {
+        let q = format!("SELECT count(*) FROM order_list WHERE order_no = '{no}'");
+        let pool = app.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(&q).fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!(listed(&app, &early).await, 1, "the visible order is projected at once");
+    assert_eq!(listed(&app, &late).await, 0);
+    let mark = store.projections().checkpoint().await.unwrap();
+    let late_tx: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(&mut *slow)
+        .await
+        .unwrap();
+    assert!(
+        mark.tx < late_tx,
+        "the mark stays below the transaction still in flight"
+    );
+
+    slow.commit().await.unwrap();
+    // (The app's own catch-up, every 300 ms, may get there first: either way it is projected.)
+    store.projections().catch_up().await.unwrap();
+    assert_eq!(listed(&app, &late).await, 1, "the late commit is projected");
+    assert_eq!(listed(&app, &early).await, 1);
+    let (status, d) = app.get(&format!("/api/orders/{late}")).await;
+    assert_eq!((status, d["version"].clone()), (200, serde_json::json!(2)));
+    // Nothing is applied twice, and an idle pass does nothing.
+    assert_eq!(store.projections().catch_up().await.unwrap(), 0);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 4);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn verify_reports_rows_that_differ_from_a_rebuild_and_leaves_the_views_alone() {
+    let app = spawn().await;
+    app.purchase(&seed()).await;
+    app.purchase(&purchase("4502196109060000005", "初级道 3 小时-平季", 1))
+        .await;
+    let store = OrderStore::new(app.pool.clone());
+    let report = store.projections().rebuild(true, &mut |_| {}).await.unwrap();
+    assert_eq!((report.orders, report.events), (2, 4));
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+
+    let no = app.order_no_of("4502196109060005933").await;
+    sqlx::query("UPDATE order_list SET status_label = 'tampered' WHERE order_no = $1")
+        .bind(no.to_string())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM order_event_log WHERE order_no = $1 AND sequence = 2")
+        .bind(no.to_string())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = store.projections().rebuild(true, &mut |_| {}).await.unwrap();
+    let found: Vec<(&str, String, &str)> = report
+        .differences
+        .iter()
+        .map(|d| (d.table, d.key.clone(), d.kind))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("order_list", no.to_string(), "differs"),
+            ("order_event_log", format!("{no}#2"), "extra"),
+        ]
+    );
+    // The live views were not touched, and no scratch table is left behind.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM order_list WHERE status_label = 'tampered' AND order_no = '{no}'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'verify\\_%'")
+            .await,
+        0
+    );
+    app.finish().await;
+}
