@@ -49,7 +49,8 @@ pub struct Replay {
     /// The order's last sequence now.
     pub last_sequence: i64,
     /// The detail exactly as `GET /api/orders/{orderNo}` showed it right after event `at`
-    /// (`activeQrCode`, today's config rather than the order's history, is left out).
+    /// (what the API takes from today's config rather than the order's history is left out:
+    /// `activeQrCode`, and `availableActions` are the order's own, not narrowed to today's config).
     pub detail: OrderDetail,
     /// Every event up to `at`, oldest first.
     pub timeline: Vec<TimelineEntry>,

@@ -1863,7 +1863,8 @@ export interface components {
             at: number;
             /**
              * @description The detail exactly as `GET /api/orders/{orderNo}` showed it right after event `at`
-             *     (`activeQrCode`, today's config rather than the order's history, is left out).
+             *     (what the API takes from today's config rather than the order's history is left out:
+             *     `activeQrCode`, and `availableActions` are the order's own, not narrowed to today's config).
              */
             detail: components["schemas"]["OrderDetail"];
             /**
