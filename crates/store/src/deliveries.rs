@@ -563,9 +563,11 @@ pub async fn attempts_in_last_minute(pool: &PgPool, target: &str) -> Result<i64,
 pub async fn settle(pool: &PgPool, id: Uuid, max_wait: Duration) -> Result<(), sqlx::Error> {
     let deadline = std::time::Instant::now() + max_wait;
     loop {
-        // Held: being sent, or due and waiting for a worker, or an outcome not yet on the stream.
+        // Held: being sent, due and waiting for a worker, never attempted yet, or an outcome not
+        // yet on the stream.
         let held: bool = sqlx::query_scalar(
             "SELECT (d.status = 'sending' OR (d.status = 'pending' AND d.next_attempt_at <= now()))
+                    OR (d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id))
                     OR EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = d.id AND NOT a.event_recorded)
              FROM deliveries d WHERE d.id = $1",
         )
