@@ -381,15 +381,19 @@ fn with_input_rules(mut doc: serde_json::Value) -> serde_json::Value {
     field(
         "SettingsInput",
         "feeRate",
-        json!({ "pattern": "^\\s*0+(\\.[0-9]{1,6})?\\s*$" }),
+        json!({ "pattern": "^[ \\t\\n\\r]*0+(\\.[0-9]{1,6})?[ \\t\\n\\r]*$" }),
     );
     field(
         "PaymentRequest",
         "amount",
-        json!({ "pattern": "^\\s*(?![0.]*\\s*$)[0-9]{1,7}(\\.[0-9]{1,2})?\\s*$" }),
+        json!({ "pattern": "^[ \\t\\n\\r]*(?![0.]*[ \\t\\n\\r]*$)[0-9]{1,7}(\\.[0-9]{1,2})?[ \\t\\n\\r]*$" }),
     );
     for goods in ["GoodsCreate", "GoodsUpdate"] {
-        field(goods, "seasonLabel", json!({ "pattern": "^\\s*(淡季|平季|旺季)\\s*$" }));
+        field(
+            goods,
+            "seasonLabel",
+            json!({ "pattern": "^[ \\t\\n\\r]*(淡季|平季|旺季)[ \\t\\n\\r]*$" }),
+        );
         field(goods, "goodsName", json!({ "pattern": trimmed(200) }));
         field(goods, "ticketType", json!({ "minLength": 1, "pattern": trimmed(100) }));
         field(goods, "priceCent", json!({ "minimum": 0, "maximum": 999_999_999 }));

@@ -1258,7 +1258,7 @@ export interface components {
              */
             priceCent: number;
             /** @description 淡季, 平季 or 旺季. */
-            seasonLabel: string & unknown;
+            seasonLabel: string;
             /**
              * Format: int32
              * @description 1 在架, 2 下架 (default 1).
@@ -1307,7 +1307,7 @@ export interface components {
             goodsType?: number | null;
             /** Format: int64 */
             priceCent: number;
-            seasonLabel: string & unknown;
+            seasonLabel: string;
             /** Format: int32 */
             status?: number | null;
             /** Format: int64 */
@@ -1841,7 +1841,7 @@ export interface components {
              * @description A decimal string in [0, 1), e.g. `"0.02"`.
              * @example 0.02
              */
-            feeRate?: ((string & unknown) | null) & unknown;
+            feeRate?: string | null;
             /**
              * Format: int64
              * @description 1 to 730.
