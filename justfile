@@ -60,6 +60,9 @@ test:
         cargo test --workspace --all-targets
     fi
     cargo fmt --all -- --check
+    # The API against its document: schemathesis (pinned) on a running server, every phase,
+    # fixed seed, about a minute (scripts/schemathesis.sh; ST_MAX_EXAMPLES etc. to widen).
+    bash scripts/schemathesis.sh
     # Console: API types vs the document, type check, vitest, build within the bundle budget,
     # then the whole order life through the UI (Playwright + Debian's chromium, real xyt serve).
     if [ -f frontend/package.json ]; then (cd frontend && npm ci && npm test && npm run e2e); fi

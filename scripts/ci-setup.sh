@@ -10,6 +10,7 @@
 #   - Tesseract OCR with its Simplified Chinese data and a CJK font, when `tesseract` is
 #     missing: the screenshot OCR test renders Chinese text and reads it back
 #   - chromium, only once the frontend uses Playwright (see the hook below)
+#   - python3 with venv (python3-venv) and curl, for the pinned schemathesis run in `just test`
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -134,10 +135,26 @@ ensure_browser() {
   apt_install chromium chromium-driver fonts-liberation
 }
 
+# `just test` runs schemathesis (pinned, from PyPI) in a venv that scripts/schemathesis.sh makes:
+# python3 with its venv module (Debian splits it out as python3-venv) and curl (health check).
+ensure_schemathesis_deps() {
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  local probe; probe="$(mktemp -d)"
+  if python3 -m venv "$probe/venv" >/dev/null 2>&1 && [[ -x "$probe/venv/bin/pip" ]]; then
+    log "python3 -m venv works"
+  else
+    local v; v="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    apt_install python3-venv "python${v}-venv" || apt_install python3-venv
+  fi
+  rm -rf "$probe"
+  command -v curl >/dev/null 2>&1 || apt_install curl
+}
+
 install_just
 # `scripts/ci-setup.sh just`: only the task runner (what `./x run` needs on a bare machine).
 if [[ "${1:-}" == just ]]; then log "done (just only)"; exit 0; fi
 ensure_postgres
 ensure_ocr
 ensure_browser
+ensure_schemathesis_deps
 log "done"

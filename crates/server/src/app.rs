@@ -92,7 +92,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let addr = listener.local_addr()?;
     let data = state.clone();
-    let doc = openapi::document();
+    let doc = openapi::document_json();
     let server = HttpServer::new(move || {
         // Swagger UI (vendored, works offline) and the document go first: the `/api` scope
         // would otherwise swallow `/api/openapi.json`.
@@ -105,7 +105,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
                     .error_handler(json_error),
             )
             .app_data(web::PathConfig::default().error_handler(path_error))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", doc.clone()))
+            .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api/openapi.json", doc.clone()))
             .route(
                 "/docs",
                 web::get().to(|| async {

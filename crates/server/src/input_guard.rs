@@ -55,6 +55,29 @@ pub fn check_path_and_query(path: &str, query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// JSON has one kind of number: `2.0` is the integer 2 (as JSON Schema's `integer` says), but
+/// serde refuses it for an integer field. Whole floats in the i64 range become integers; true
+/// if any did.
+fn integral_floats_to_integers(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, i| integral_floats_to_integers(i) | changed),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |changed, i| integral_floats_to_integers(i) | changed),
+        _ => false,
+    }
+}
+
 pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -80,11 +103,14 @@ pub async fn middleware(
             }
             body.extend_from_slice(&chunk);
         }
-        let body: Bytes = body.freeze();
+        let mut body: Bytes = body.freeze();
         // Not JSON at all: the handler's extractor answers with its own message.
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) {
             if let Err((field, bad)) = check_json(&v) {
                 return answer(req, refused(&field, bad));
+            }
+            if integral_floats_to_integers(&mut v) {
+                body = serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body);
             }
         }
         req.set_payload(Payload::from(body));

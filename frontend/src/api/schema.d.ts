@@ -650,7 +650,8 @@ export interface paths {
         };
         /**
          * Orders per status (the list's quick filters: 待人工审核 N, 待代付 N, ...), under the same
-         *     keyword and creation-time filters as the list; `status`, `limit` and `cursor` are ignored.
+         *     keyword and creation-time filters as the list; `status`, `limit` and `cursor` are checked
+         *     like the list's (a malformed one is refused) and then ignored.
          * @description Roles: admin, operator, auditor.
          */
         get: operations["countOrdersByStatus"];
@@ -1212,7 +1213,7 @@ export interface components {
         };
         CancelRequest: {
             /** @description Up to 500 characters, not blank. */
-            reason: string;
+            reason: string & unknown;
         };
         /**
          * @description 证件类型.
@@ -1281,7 +1282,7 @@ export interface components {
         };
         CreateApiKeyRequest: {
             /** @example erp-sync */
-            name: string;
+            name: string & unknown;
             role: components["schemas"]["Role"];
         };
         CreateUserRequest: {
@@ -1294,7 +1295,7 @@ export interface components {
              * @description 2–32 of `a-z 0-9 . _ -`, starting with a letter or digit.
              * @example alice
              */
-            username: string;
+            username: string & unknown;
         };
         CreatedApiKey: {
             apiKey: components["schemas"]["ApiKey"];
@@ -1540,8 +1541,11 @@ export interface components {
             active?: boolean | null;
             /** @description 1–100 characters. */
             name: string;
-            /** @description `price_alert`. */
-            purpose: string;
+            /**
+             * @description `price_alert`.
+             * @enum {string}
+             */
+            purpose: "price_alert";
             /** @description `mock://<name>`, `wecom-app:<chatid>` (1–32 letters or digits) or an `https://` URL. */
             target: string;
         };
@@ -1707,7 +1711,7 @@ export interface components {
              * @description What was paid to the agent, yuan, e.g. `"426.00"`.
              * @example 426.00
              */
-            amount: string;
+            amount: string & unknown;
         };
         /** @description 代付: the confirmed payment. */
         PaymentView: {
@@ -1733,6 +1737,10 @@ export interface components {
             items: components["schemas"]["PersonalDataRead"][];
             /** Format: int64 */
             nextBefore?: number | null;
+        };
+        /** @description Any JSON value whose strings and keys hold no control characters (unknown properties are ignored). */
+        PlainJson: string | (number | boolean | null) | components["schemas"]["PlainJson"][] | {
+            [key: string]: components["schemas"]["PlainJson"];
         };
         /** @description The decision with all its inputs, as recorded in `price_check_passed` / `price_check_failed`. */
         PriceCheck: {
@@ -1878,15 +1886,16 @@ export interface components {
         };
         ResendRequest: {
             /** @description Another target: `mock://<name>`, `wecom-app:<chatid>` or a robot webhook URL. */
-            target?: string | null;
+            target?: ((string & unknown) | null) & unknown;
         };
         /** @description 人工审核 decision. */
         ReviewRequest: {
             /**
              * @description `approve` or `reject`.
              * @example approve
+             * @enum {string}
              */
-            decision: string;
+            decision: "approve" | "reject";
             /** @description Required to reject (the reason shown on the order); optional to approve. */
             note?: string | null;
         };
@@ -1896,8 +1905,11 @@ export interface components {
          */
         Role: "admin" | "operator" | "auditor";
         ScreenshotReviewRequest: {
-            /** @description `confirm` (the screenshot is right after all) or `reject` (ask the agent for a new one). */
-            decision: string;
+            /**
+             * @description `confirm` (the screenshot is right after all) or `reject` (ask the agent for a new one).
+             * @enum {string}
+             */
+            decision: "confirm" | "reject";
             /** @description Required to reject. */
             note?: string | null;
         };
@@ -1992,6 +2004,10 @@ export interface components {
              * @description 1 to 730.
              */
             playDateHorizonDays?: number | null;
+        } | {
+            feeRate: string;
+        } | {
+            playDateHorizonDays: number;
         };
         /** @description Wrappers so that sqlx can read the text columns into the domain enums. */
         StatusCode: components["schemas"]["OrderStatus"];
@@ -3368,11 +3384,11 @@ export interface operations {
                  * @description Only changes of this entity: `goods`, `ticket_type`, `price`, `setting`, `qr_code`,
                  *     `agent_group`, `notification_target`.
                  */
-                entity?: string;
+                entity?: string & unknown;
                 /** @description Page size, 1 to 200 (default 50). */
                 limit?: number;
                 /** @description `nextCursor` of the previous page. */
-                cursor?: string;
+                cursor?: string & unknown;
             };
             header?: never;
             path?: never;
@@ -3919,7 +3935,7 @@ export interface operations {
                      * @description `true`: becomes the active code (the old one is deactivated); `false`: stored inactive.
                      *     Left out: active when no code is active yet.
                      */
-                    active?: boolean | null;
+                    active?: ((boolean & unknown) | (string & unknown)) & unknown;
                     /**
                      * Format: binary
                      * @description PNG, JPEG or WebP, at most 2 MiB and 4096 × 4096 pixels. The type is decided from the
@@ -4068,8 +4084,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/png": components["schemas"]["ImageBytes"];
                     "image/jpeg": components["schemas"]["ImageBytes"];
+                    "image/png": components["schemas"]["ImageBytes"];
                     "image/webp": components["schemas"]["ImageBytes"];
                 };
             };
@@ -4532,11 +4548,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `pending`, `sending`, `sent`, `failed_retryable`, `failed_permanent`. */
-                status?: string;
+                status?: string & unknown;
                 /** @description `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`. */
-                channel?: string;
+                channel?: string & unknown;
                 /** @description `price_exception`, `user_form_group_push`, `order_push`, `user_notify`. */
-                type?: string;
+                type?: string & unknown;
                 createdFrom?: string;
                 createdTo?: string;
                 /** @description 1 to 200 (default 50). */
@@ -5504,7 +5520,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No payment proof, wrong state, or a push under way */
+            /** @description No payment proof, wrong state, a push under way, or no active agent group to push to (`NO_AGENT_GROUP`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5531,7 +5547,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown or inactive agent group */
+            /** @description `agentGroupId` names no active agent group */
             422: {
                 headers: {
                     [name: string]: unknown;

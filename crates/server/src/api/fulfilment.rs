@@ -123,8 +123,8 @@ pub struct PushRequest {
     responses(
         (status = 200, description = "Pushed or failed; see the order's push and deliveries", body = OrderDetail),
         (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "No payment proof, wrong state, or a push under way", body = ErrorBody),
-        (status = 422, description = "Unknown or inactive agent group", body = ErrorBody),
+        (status = 409, description = "No payment proof, wrong state, a push under way, or no active agent group to push to (`NO_AGENT_GROUP`)", body = ErrorBody),
+        (status = 422, description = "`agentGroupId` names no active agent group", body = ErrorBody),
     )
 )]
 #[post("/orders/{orderNo}/push")]
@@ -156,9 +156,20 @@ pub async fn push_to_agent(
             .await?
         }
     };
-    let (gid, name, target) =
-        group.ok_or_else(|| ApiError::field("agentGroupId", "没有可用的代理群,请先在配置中心添加"))?;
     let detail = detail_or_404(&state, &path).await?;
+    // A named group that is not there is a bad field; no active group at all is the config's
+    // state (as NO_ACTIVE_QR_CODE for a payment), not the request's fault.
+    let (gid, name, target) = match (group, &group_id) {
+        (Some(g), _) => g,
+        (None, Some(_)) => return Err(ApiError::field("agentGroupId", "代理群不存在或已停用")),
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "NO_AGENT_GROUP",
+                "没有可用的代理群,请先到配置中心添加代理群。",
+            ))
+        }
+    };
     let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
     let order = state.orders.load(&no).await?;
     let text = messages::order_push_text(&order, false)

@@ -130,7 +130,8 @@ pub struct OrderCounts {
 }
 
 /// Orders per status (the list's quick filters: 待人工审核 N, 待代付 N, ...), under the same
-/// keyword and creation-time filters as the list; `status`, `limit` and `cursor` are ignored.
+/// keyword and creation-time filters as the list; `status`, `limit` and `cursor` are checked
+/// like the list's (a malformed one is refused) and then ignored.
 #[utoipa::path(
     operation_id = "countOrdersByStatus",
     tag = "orders",
@@ -146,11 +147,9 @@ pub async fn count_orders(
     req: actix_web::HttpRequest,
     query: web::Query<ListOrdersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut q = query.into_inner();
-    q.status = None;
-    q.cursor = None;
-    q.limit = None;
-    let filter = q.into_filter()?;
+    let mut filter = query.into_inner().into_filter()?;
+    filter.status = None;
+    filter.cursor = None;
     let counts = views::count_orders_by_status(&state.pool, &filter).await?;
     let items: Vec<StatusCount> = OrderStatus::ALL
         .iter()

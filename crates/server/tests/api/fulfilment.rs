@@ -50,7 +50,7 @@ pub(crate) fn booking(name: &str, cert: &str, date: &str) -> Vec<u8> {
 }
 
 /// An order of the 平季 goods, form submitted (price passes), payment confirmed.
-async fn paid_order(app: &TestApp, external: &str) -> (String, String) {
+pub(crate) async fn paid_order(app: &TestApp, external: &str) -> (String, String) {
     let (no, token) = app.order_with_token(external, "初级道 3 小时-平季").await;
     let date = next_date_in(SeasonType::Mid);
     let (status, v) = app

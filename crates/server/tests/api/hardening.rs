@@ -496,3 +496,70 @@ async fn a_resend_body_that_is_not_a_resend_request_is_refused() {
     assert_eq!(r.status().as_u16(), 404);
     app.finish().await;
 }
+
+/// What schemathesis found the document and the server disagreeing on (issue 11 item 6).
+#[tokio::test]
+async fn what_the_document_states_the_server_holds_to() {
+    let app = spawn().await;
+    // The counts check the filters they ignore: a malformed one is a client bug either way.
+    let (status, e) = app.get("/api/orders/counts?status=null").await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["fieldErrors"]["status"].is_string(), "{e}");
+    let (status, e) = app.get("/api/orders/counts?status=completed").await;
+    assert_eq!(status, 200, "{e}");
+
+    // JSON has one kind of number: 30.0 is the integer 30.
+    let r = app
+        .http
+        .put(format!("{}/api/config/settings", app.base))
+        .json(&json!({"playDateHorizonDays": 30.0}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["playDateHorizonDays"], 30, "{v}");
+    let r = app
+        .http
+        .put(format!("{}/api/config/settings", app.base))
+        .json(&json!({"playDateHorizonDays": 30.5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+
+    // Push: an unknown order is a 404 first; no active agent group at all is the config's state
+    // (409 NO_AGENT_GROUP); a named group that is not there is the field's fault (422).
+    let (status, e) = app
+        .post_json("/api/orders/XY20260321035147663EN6S/push", &json!({}))
+        .await;
+    assert_eq!(status, 404, "{e}");
+    let (no, _) = crate::fulfilment::paid_order(&app, "4502196109060099001").await;
+    let (status, d) = upload(
+        &app,
+        &no,
+        "payment/proof",
+        png_with_ocr_text(100, 100, "proof"),
+        "p.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let (status, e) = app
+        .post_json(
+            &format!("/api/orders/{no}/push"),
+            &json!({"agentGroupId": "7ad504dd-1065-4738-9524-4191329838e5"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["fieldErrors"]["agentGroupId"].is_string(), "{e}");
+    sqlx::query("UPDATE agent_groups SET active = false")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, e) = app.post_json(&format!("/api/orders/{no}/push"), &json!({})).await;
+    assert_eq!(status, 409, "{e}");
+    assert_eq!(e["code"], "NO_AGENT_GROUP", "{e}");
+    app.finish().await;
+}
