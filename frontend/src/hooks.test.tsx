@@ -58,4 +58,18 @@ describe('useOrderAction', () => {
     expect(result.current.changed).toBe('订单已变化,已重新加载:订单当前不在待人工审核状态');
     expect(qc.getQueryState(['order', 'XY2'])?.isInvalidated).toBe(true);
   });
+
+  it('says what is missing, not that the order changed, for a 409 about the config', async () => {
+    const qc = new QueryClient();
+    const { result } = renderHook(
+      () =>
+        useOrderAction('XY3', async () => {
+          throw new ApiError(409, 'NO_AGENT_GROUP', '当前没有启用的代理群,请先在配置中心添加');
+        }),
+      { wrapper: wrapper(qc) },
+    );
+    act(() => result.current.mutate(undefined as never));
+    await waitFor(() => expect(result.current.isError).toBe(true));
+    expect(result.current.changed).toBe('当前没有启用的代理群,请先在配置中心添加');
+  });
 });

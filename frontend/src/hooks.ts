@@ -3,6 +3,9 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { App } from 'antd';
 import { ApiError, newIdempotencyKey, type OrderDetail } from './api/client';
 
+/** 409 codes that say the configuration is missing something, not that the order changed. */
+const CONFIG_CONFLICTS = new Set(['NO_AGENT_GROUP']);
+
 /** How often open pages poll (the server answers 304 while nothing changed): a change shows within 2 s with room for a slow answer. */
 export const LIVE_MS = 800;
 
@@ -32,7 +35,8 @@ export function useOrderAction<V>(orderNo: string, fn: (vars: V, idempotencyKey:
     onError: (e) => {
       if (e instanceof ApiError && e.status > 0 && e.status < 500) key.current = null;
       if (e instanceof ApiError && e.status === 409) {
-        const text = `订单已变化,已重新加载:${e.message}`;
+        // A 409 about the config (no active agent group) is not the order changing under the user.
+        const text = CONFIG_CONFLICTS.has(e.code) ? e.message : `订单已变化,已重新加载:${e.message}`;
         setChanged(text);
         void message.warning(text);
         void qc.invalidateQueries({ queryKey: ['order', orderNo] });
