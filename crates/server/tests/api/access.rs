@@ -165,8 +165,15 @@ async fn a_session_needs_its_csrf_token_and_our_origin_to_change_anything() {
     assert!(headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let (status, _, v) = send(only_cookie.get(format!("{}/api/orders", app.base))).await;
     assert_eq!((status, v["code"].as_str()), (401, Some("UNAUTHENTICATED")));
-    let log = app.count("SELECT count(*) FROM security_log WHERE kind IN ('login_succeeded', 'logout') AND subject IS NOT DISTINCT FROM 'alice' OR (kind = 'logout' AND actor = 'admin:alice')").await;
-    assert_eq!(log, 2);
+    let logged = |sql: &'static str| app.count(sql);
+    assert_eq!(
+        logged("SELECT count(*) FROM security_log WHERE kind = 'login_succeeded' AND subject = 'alice'").await,
+        1
+    );
+    assert_eq!(
+        logged("SELECT count(*) FROM security_log WHERE kind = 'logout' AND actor = 'admin:alice'").await,
+        1
+    );
     app.finish().await;
 }
 
@@ -327,7 +334,7 @@ async fn the_cli_manages_users_and_keys() {
     let key = out.lines().last().unwrap().trim().to_string();
     assert!(key.starts_with("xyt_"), "{out}");
     assert_eq!(
-        app.count("SELECT count(*) FROM api_keys WHERE key_prefix = left($$x$$, 0) OR name = 'erp-sync'")
+        app.count("SELECT count(*) FROM api_keys WHERE name = 'erp-sync' AND revoked_at IS NULL")
             .await,
         1
     );
@@ -484,7 +491,10 @@ async fn personal_data_is_whole_only_for_operators_and_admins_and_each_read_is_r
         for whole in BUYER.iter().chain([&token.as_str()]) {
             assert!(!text.contains(whole), "an auditor sees {whole} in {what}: {text}");
         }
-        assert!(text.contains("188****1234") || what == "/events" || what == "/deliveries" || text.contains("马**"));
+        assert!(
+            text.contains("马**"),
+            "the masked name stands in for the whole one in {what}"
+        );
         let (status, _, v) = send(operator.get(&path)).await;
         assert_eq!(status, 200);
         assert!(

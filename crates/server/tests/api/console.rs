@@ -81,17 +81,7 @@ async fn the_detail_lists_every_action_enabled_only_when_possible_with_the_seed_
         "当前还没有生效二维码。请先到配置中心上传或登记二维码。"
     );
     // Activating a QR code enables it, with no change to the order: the config is read live.
-    let png = xyt_integrations::ocr::png_with_ocr_text(32, 32, "qr");
-    sqlx::query(
-        "INSERT INTO payment_qr_codes (id, label, content_type, sha256, size, image, active, created_by)
-         VALUES ($1, '收款码', 'image/png', 'x', $2, $3, true, 'test')",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(png.len() as i32)
-    .bind(&png)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    app.activate_qr().await;
     let (_, d) = app.get(&format!("/api/orders/{no}")).await;
     assert_eq!(action(&d, "confirm_payment")["enabled"], true, "{d}");
     assert!(d["activeQrCode"]["imageUrl"].is_string(), "{d}");

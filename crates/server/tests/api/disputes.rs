@@ -11,35 +11,9 @@ use crate::helpers::*;
 const REFUND_APPLY: &str = "/goofish/order/refund/apply";
 const REFUND_NOTIFY: &str = "/goofish/order/refund/notify";
 
-async fn activate_qr(app: &TestApp) {
-    let png = png_with_ocr_text(64, 64, "qr");
-    sqlx::query(
-        "INSERT INTO payment_qr_codes (id, label, content_type, sha256, size, image, active, created_by)
-         VALUES ($1, '收款码', 'image/png', 'x', $2, $3, true, 'test')",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(png.len() as i32)
-    .bind(&png)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-}
-
 /// A 平季 order with the buyer's form in and the agent paid.
 async fn paid_order(app: &TestApp, external: &str) -> String {
-    let (no, token) = app.order_with_token(external, "初级道 3 小时-平季").await;
-    let (status, v) = app
-        .post_json(
-            &format!("/api/public/forms/{token}"),
-            &good_form(next_date_in(SeasonType::Mid)),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let (status, d) = app
-        .post_json(&format!("/api/orders/{no}/payment"), &json!({"amount": "426.00"}))
-        .await;
-    assert_eq!(status, 200, "{d}");
-    no
+    crate::fulfilment::paid_order(app, external).await.0
 }
 
 async fn events_of(app: &TestApp, no: &str) -> Vec<(String, String)> {
@@ -99,7 +73,7 @@ pub async fn assert_replay_matches_live(app: &TestApp) -> usize {
 #[tokio::test]
 async fn replaying_at_the_last_event_gives_the_live_detail_and_earlier_moments_as_they_were() {
     let app = spawn().await;
-    activate_qr(&app).await;
+    app.activate_qr().await;
     let review = seed_in_review(&app).await;
     let paid = paid_order(&app, "4502196109060007001").await;
     let (waiting, _) = app.order_with_token("4502196109060007002", "初级道 3 小时-平季").await;
@@ -303,7 +277,7 @@ async fn a_refund_application_before_the_agent_is_paid_is_agreed_and_cancels_onc
 #[tokio::test]
 async fn a_refund_application_after_the_agent_is_paid_is_left_to_the_merchant_and_alerts_operators() {
     let app = spawn().await;
-    activate_qr(&app).await;
+    app.activate_qr().await;
     let external = "4502196109060007030";
     let no = paid_order(&app, external).await;
     let answer = signed(&app, REFUND_APPLY, &refund_body(external)).await;
@@ -342,7 +316,7 @@ async fn a_refund_application_after_the_agent_is_paid_is_left_to_the_merchant_an
 #[tokio::test]
 async fn a_refund_notice_records_the_refund_and_cancels() {
     let app = spawn().await;
-    activate_qr(&app).await;
+    app.activate_qr().await;
     let external = "4502196109060007040";
     let no = paid_order(&app, external).await;
     let mut body = refund_body(external);
@@ -536,7 +510,7 @@ fn names_in(bundle: &[u8]) -> Vec<String> {
 #[tokio::test]
 async fn a_dispute_bundle_verifies_offline_and_each_tampered_part_is_named() {
     let app = spawn().await;
-    activate_qr(&app).await;
+    app.activate_qr().await;
     let no = paid_order(&app, "4502196109060007070").await;
     let proof = png_with_ocr_text(100, 100, "proof");
     let part = reqwest::multipart::Part::bytes(proof.clone())

@@ -9,20 +9,6 @@ use xyt_integrations::ocr::png_with_ocr_text;
 use crate::deliveries::wait_for_events;
 use crate::helpers::*;
 
-async fn activate_qr(app: &TestApp) {
-    let png = png_with_ocr_text(64, 64, "qr");
-    sqlx::query(
-        "INSERT INTO payment_qr_codes (id, label, content_type, sha256, size, image, active, created_by)
-         VALUES ($1, '收款码', 'image/png', 'x', $2, $3, true, 'test')",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(png.len() as i32)
-    .bind(&png)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-}
-
 pub(crate) async fn upload(
     app: &TestApp,
     no: &str,
@@ -57,7 +43,7 @@ pub(crate) async fn paid_order(app: &TestApp, external: &str) -> (String, String
         .post_json(&format!("/api/public/forms/{token}"), &good_form(date))
         .await;
     assert_eq!(status, 200, "{v}");
-    activate_qr(app).await;
+    app.activate_qr().await;
     let (status, d) = app
         .post_json(&format!("/api/orders/{no}/payment"), &json!({"amount": "426.00"}))
         .await;
@@ -202,7 +188,7 @@ async fn the_reviewed_seed_order_is_driven_the_same_way_at_a_loss() {
         )
         .await;
     assert_eq!(status, 200);
-    activate_qr(&app).await;
+    app.activate_qr().await;
     app.post_json(&format!("/api/orders/{no}/payment"), &json!({"amount": "426.00"}))
         .await;
     upload(
@@ -464,7 +450,7 @@ async fn each_command_in_the_wrong_state_is_refused_and_writes_nothing() {
         )
         .await;
     assert_eq!(status, 409);
-    activate_qr(&app).await;
+    app.activate_qr().await;
     for bad in ["0", "-1", "abc", "1.001"] {
         let (status, v) = app
             .post_json(&format!("/api/orders/{no}/payment"), &json!({"amount": bad}))

@@ -286,6 +286,22 @@ impl TestApp {
             .unwrap();
     }
 
+    /// An active payment QR code, unless one is active already.
+    pub async fn activate_qr(&self) {
+        let png = xyt_integrations::ocr::png_with_ocr_text(64, 64, "qr");
+        sqlx::query(
+            "INSERT INTO payment_qr_codes (id, label, content_type, sha256, size, image, active, created_by)
+             SELECT $1, '收款码', 'image/png', 'x', $2, $3, true, 'test'
+             WHERE NOT EXISTS (SELECT 1 FROM payment_qr_codes WHERE active)",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(png.len() as i32)
+        .bind(&png)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+
     /// Puts an image into the running app's file store; its sha256.
     pub async fn running_files_put(&self, bytes: &[u8]) -> String {
         let checked = xyt_integrations::files::check_image(bytes, &Default::default()).expect("a valid image");
