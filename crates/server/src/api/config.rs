@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use xyt_domain::pricing::SeasonCalendar;
 use xyt_store::config_centre::{
-    self as cc, AgentGroup, AgentGroupInput, ConfigChange, ConfigError, GoodsCreate, GoodsItem, GoodsUpdate, NewQrCode,
+    self as cc, AgentGroup, AgentGroupInput, ConfigChange, ConfigError, Goods, GoodsCreate, GoodsUpdate, NewQrCode,
     NotificationTarget, NotificationTargetInput, PriceEntry, PriceInput, QrCode, Settings, SettingsInput, TicketType,
     TicketTypeInput,
 };
@@ -135,7 +135,7 @@ fn parse_id(code: &'static str, what: &str, id: &str) -> Result<Uuid, ApiError> 
 #[utoipa::path(
     operation_id = "listGoods",
     tag = "config",
-    responses((status = 200, description = "Every goods", body = [GoodsItem]))
+    responses((status = 200, description = "Every goods", body = [Goods]))
 )]
 #[get("/config/goods")]
 pub async fn list_goods(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -148,7 +148,7 @@ pub async fn list_goods(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
     tag = "config",
     request_body = GoodsCreate,
     responses(
-        (status = 201, description = "Created", body = GoodsItem),
+        (status = 201, description = "Created", body = Goods),
         (status = 409, description = "The goods no exists already", body = ErrorBody),
         (status = 422, description = "Invalid field(s), e.g. an unknown ticket type", body = ErrorBody),
     )
@@ -161,6 +161,7 @@ pub async fn create_goods(
 ) -> Result<HttpResponse, ApiError> {
     let input: GoodsCreate = parse_body(body.into_inner())?;
     let row = cc::create_goods(&state.pool, input, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::Created().json(row))
 }
 
@@ -170,7 +171,7 @@ pub async fn create_goods(
     tag = "config",
     params(("goodsNo" = String, Path, description = "XGJ's goods no")),
     responses(
-        (status = 200, description = "The goods", body = GoodsItem),
+        (status = 200, description = "The goods", body = Goods),
         (status = 404, description = "No such goods", body = ErrorBody),
     )
 )]
@@ -189,7 +190,7 @@ pub async fn get_goods(state: web::Data<AppState>, path: web::Path<String>) -> R
     params(("goodsNo" = String, Path, description = "XGJ's goods no")),
     request_body = GoodsUpdate,
     responses(
-        (status = 200, description = "Updated", body = GoodsItem),
+        (status = 200, description = "Updated", body = Goods),
         (status = 404, description = "No such goods", body = ErrorBody),
         (status = 422, description = "Invalid field(s)", body = ErrorBody),
     )
@@ -203,6 +204,7 @@ pub async fn update_goods(
 ) -> Result<HttpResponse, ApiError> {
     let input: GoodsUpdate = parse_body(body.into_inner())?;
     let row = cc::update_goods(&state.pool, &path, input, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::Ok().json(row))
 }
 
@@ -223,6 +225,7 @@ pub async fn delete_goods(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     cc::delete_goods(&state.pool, &path, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -288,6 +291,7 @@ pub async fn delete_ticket_type(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     cc::delete_ticket_type(&state.pool, &path, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -303,7 +307,7 @@ pub async fn delete_ticket_type(
 )]
 #[get("/config/season-calendar")]
 pub async fn get_season_calendar(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(cc::get_season_calendar(&state.pool).await?))
+    Ok(HttpResponse::Ok().json(cc::season_calendar(&state.pool).await?))
 }
 
 /// Replaces the season calendar. Dated rules must not overlap each other, nor recurring rules
@@ -326,6 +330,7 @@ pub async fn put_season_calendar(
 ) -> Result<HttpResponse, ApiError> {
     let calendar: SeasonCalendar = parse_body(body.into_inner())?;
     let saved = cc::put_season_calendar(&state.pool, &calendar, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::Ok().json(saved))
 }
 
@@ -371,6 +376,7 @@ pub async fn put_price(
     let season = cc::parse_season(&season)?;
     let input: PriceInput = parse_body(body.into_inner())?;
     let (row, created) = cc::put_price(&state.pool, &ticket_type, season, input, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(if created {
         HttpResponse::Created().json(row)
     } else {
@@ -401,6 +407,7 @@ pub async fn delete_price(
     let (ticket_type, season) = path.into_inner();
     let season = cc::parse_season(&season)?;
     cc::delete_price(&state.pool, &ticket_type, season, &operator(&req)).await?;
+    state.config_cache.invalidate();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -436,7 +443,9 @@ pub async fn put_settings(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let input: SettingsInput = parse_body(body.into_inner())?;
-    Ok(HttpResponse::Ok().json(cc::put_settings(&state.pool, input, &operator(&req)).await?))
+    let saved = cc::put_settings(&state.pool, input, &operator(&req)).await?;
+    state.config_cache.invalidate();
+    Ok(HttpResponse::Ok().json(saved))
 }
 
 // ---------------------------------------------------------------------------------------------
