@@ -68,32 +68,37 @@ pub async fn get_agent_group(pool: &PgPool, id: Uuid) -> Result<Option<AgentGrou
         .await
 }
 
-pub async fn create_agent_group(pool: &PgPool, input: AgentGroupInput, actor: &str) -> Result<AgentGroup, ConfigError> {
-    let name = check_group(&input)?;
-    let mut tx = pool.begin().await?;
+/// Adds a group (checked name) with its history row; `None` when the name is taken.
+pub(super) async fn insert_agent_group_tx(
+    tx: &mut Tx<'_>,
+    name: &str,
+    wecom_target: &str,
+    active: bool,
+    actor: &str,
+) -> Result<Option<AgentGroup>, sqlx::Error> {
     let row: Option<AgentGroup> = sqlx::query_as(&format!(
         "INSERT INTO agent_groups (id, name, wecom_target, active) VALUES ($1, $2, $3, $4)
          ON CONFLICT (name) DO NOTHING RETURNING {GROUP_COLS}"
     ))
     .bind(Uuid::new_v4())
-    .bind(&name)
-    .bind(&input.wecom_target)
-    .bind(input.active.unwrap_or(true))
-    .fetch_optional(&mut *tx)
+    .bind(name)
+    .bind(wecom_target)
+    .bind(active)
+    .fetch_optional(&mut **tx)
     .await?;
-    let Some(row) = row else {
+    if let Some(row) = &row {
+        log(tx, "agent_group", &row.id.to_string(), "create", None, Some(row), actor).await?;
+    }
+    Ok(row)
+}
+
+pub async fn create_agent_group(pool: &PgPool, input: AgentGroupInput, actor: &str) -> Result<AgentGroup, ConfigError> {
+    let name = check_group(&input)?;
+    let mut tx = pool.begin().await?;
+    let active = input.active.unwrap_or(true);
+    let Some(row) = insert_agent_group_tx(&mut tx, &name, &input.wecom_target, active, actor).await? else {
         return Err(group_name_taken(&name));
     };
-    log(
-        &mut tx,
-        "agent_group",
-        &row.id.to_string(),
-        "create",
-        None,
-        Some(&row),
-        actor,
-    )
-    .await?;
     tx.commit().await?;
     Ok(row)
 }

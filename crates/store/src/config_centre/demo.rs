@@ -77,37 +77,12 @@ pub async fn load_demo(pool: &PgPool, qr_png: Option<&[u8]>) -> Result<(), sqlx:
     let never_changed = "SELECT NOT EXISTS (SELECT 1 FROM config_changes WHERE entity = 'setting' AND entity_key = $1)";
 
     if is_empty(&mut tx, "ticket_types").await? {
-        let row: TicketType = sqlx::query_as(
-            "INSERT INTO ticket_types (name, description) VALUES ($1, '') RETURNING name, description, updated_at",
-        )
-        .bind(DEMO_TICKET_TYPE)
-        .fetch_one(&mut *tx)
-        .await?;
-        log(
-            &mut tx,
-            "ticket_type",
-            DEMO_TICKET_TYPE,
-            "create",
-            None,
-            Some(&row),
-            DEMO_ACTOR,
-        )
-        .await?;
+        insert_ticket_type_tx(&mut tx, DEMO_TICKET_TYPE, "", DEMO_ACTOR).await?;
     }
     if is_empty(&mut tx, "price_table").await? {
         for (season, amount) in DEMO_PRICES {
             let amount = parse_amount(amount).expect("demo amounts parse");
-            let row: PriceRow = sqlx::query_as(
-                "INSERT INTO price_table (ticket_type, season, settlement_amount) VALUES ($1, $2, $3)
-                 RETURNING ticket_type, season, settlement_amount, updated_at",
-            )
-            .bind(DEMO_TICKET_TYPE)
-            .bind(season.as_str())
-            .bind(amount)
-            .fetch_one(&mut *tx)
-            .await?;
-            let key = price_key(DEMO_TICKET_TYPE, season);
-            log(&mut tx, "price", &key, "create", None, Some(&to_entry(row)), DEMO_ACTOR).await?;
+            insert_price_tx(&mut tx, DEMO_TICKET_TYPE, season, amount, DEMO_ACTOR).await?;
         }
     }
     let demo_settings = [
@@ -138,46 +113,17 @@ pub async fn load_demo(pool: &PgPool, qr_png: Option<&[u8]>) -> Result<(), sqlx:
     }
     if is_empty(&mut tx, "agent_groups").await? {
         let (name, target) = DEMO_AGENT_GROUP;
-        let row: AgentGroup = sqlx::query_as(&format!(
-            "INSERT INTO agent_groups (id, name, wecom_target) VALUES ($1, $2, $3) RETURNING {GROUP_COLS}"
-        ))
-        .bind(Uuid::new_v4())
-        .bind(name)
-        .bind(target)
-        .fetch_one(&mut *tx)
-        .await?;
-        log(
-            &mut tx,
-            "agent_group",
-            &row.id.to_string(),
-            "create",
-            None,
-            Some(&row),
-            DEMO_ACTOR,
-        )
-        .await?;
+        insert_agent_group_tx(&mut tx, name, target, true, DEMO_ACTOR).await?;
     }
     if is_empty(&mut tx, "notification_targets").await? {
         let (purpose, name, target) = DEMO_NOTIFICATION_TARGET;
-        let row: NotificationTarget = sqlx::query_as(&format!(
-            "INSERT INTO notification_targets (id, purpose, name, target) VALUES ($1, $2, $3, $4) RETURNING {TARGET_COLS}"
-        ))
-        .bind(Uuid::new_v4())
-        .bind(purpose)
-        .bind(name)
-        .bind(target)
-        .fetch_one(&mut *tx)
-        .await?;
-        log(
-            &mut tx,
-            "notification_target",
-            &row.id.to_string(),
-            "create",
-            None,
-            Some(&row),
-            DEMO_ACTOR,
-        )
-        .await?;
+        let input = NotificationTargetInput {
+            purpose: purpose.into(),
+            name: name.into(),
+            target: target.into(),
+            active: None,
+        };
+        insert_notification_target_tx(&mut tx, &input, DEMO_ACTOR).await?;
     }
     tx.commit().await
 }

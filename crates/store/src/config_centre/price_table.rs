@@ -87,6 +87,40 @@ pub fn parse_season(s: &str) -> Result<SeasonType, ConfigError> {
         .ok_or_else(|| ConfigError::field("season", "季节必须是 low / mid / high(淡季 / 平季 / 旺季)"))
 }
 
+/// Adds a settlement amount (checked) with its history row; `None` when the cell has one.
+pub(super) async fn insert_price_tx(
+    tx: &mut Tx<'_>,
+    ticket_type: &str,
+    season: SeasonType,
+    amount: Decimal,
+    actor: &str,
+) -> Result<Option<PriceEntry>, sqlx::Error> {
+    let row: Option<PriceRow> = sqlx::query_as(
+        "INSERT INTO price_table (ticket_type, season, settlement_amount) VALUES ($1, $2, $3)
+         ON CONFLICT (ticket_type, season) DO NOTHING
+         RETURNING ticket_type, season, settlement_amount, updated_at",
+    )
+    .bind(ticket_type)
+    .bind(season.as_str())
+    .bind(amount)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let row = row.map(to_entry);
+    if let Some(row) = &row {
+        log(
+            tx,
+            "price",
+            &price_key(ticket_type, season),
+            "create",
+            None,
+            Some(row),
+            actor,
+        )
+        .await?;
+    }
+    Ok(row)
+}
+
 /// Sets one settlement amount. `true` when the entry was created.
 pub async fn put_price(
     pool: &PgPool,
@@ -104,19 +138,7 @@ pub async fn put_price(
     check_ticket_type(&mut tx, &mut errors, ticket_type).await?;
     invalid_unless_empty(errors)?;
     let amount = amount.expect("checked above");
-    let created: Option<PriceRow> = sqlx::query_as(
-        "INSERT INTO price_table (ticket_type, season, settlement_amount) VALUES ($1, $2, $3)
-         ON CONFLICT (ticket_type, season) DO NOTHING
-         RETURNING ticket_type, season, settlement_amount, updated_at",
-    )
-    .bind(ticket_type)
-    .bind(season.as_str())
-    .bind(amount)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = created {
-        let row = to_entry(row);
-        log(&mut tx, "price", &key, "create", None, Some(&row), actor).await?;
+    if let Some(row) = insert_price_tx(&mut tx, ticket_type, season, amount, actor).await? {
         tx.commit().await?;
         return Ok((row, true));
     }

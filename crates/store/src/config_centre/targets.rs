@@ -76,19 +76,31 @@ pub async fn create_notification_target(
 ) -> Result<NotificationTarget, ConfigError> {
     let name = check_notification_target(&input)?;
     let mut tx = pool.begin().await?;
+    let input = NotificationTargetInput { name, ..input };
+    let row = insert_notification_target_tx(&mut tx, &input, actor).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Adds a target (checked input) with its history row.
+pub(super) async fn insert_notification_target_tx(
+    tx: &mut Tx<'_>,
+    input: &NotificationTargetInput,
+    actor: &str,
+) -> Result<NotificationTarget, sqlx::Error> {
     let row: NotificationTarget = sqlx::query_as(&format!(
         "INSERT INTO notification_targets (id, purpose, name, target, active) VALUES ($1, $2, $3, $4, $5)
          RETURNING {TARGET_COLS}"
     ))
     .bind(Uuid::new_v4())
     .bind(&input.purpose)
-    .bind(&name)
+    .bind(&input.name)
     .bind(&input.target)
     .bind(input.active.unwrap_or(true))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     log(
-        &mut tx,
+        tx,
         "notification_target",
         &row.id.to_string(),
         "create",
@@ -97,7 +109,6 @@ pub async fn create_notification_target(
         actor,
     )
     .await?;
-    tx.commit().await?;
     Ok(row)
 }
 

@@ -51,6 +51,35 @@ pub async fn get_ticket_type(pool: &PgPool, name: &str) -> Result<Option<TicketT
         .await
 }
 
+/// Adds a ticket type (checked values) with its history row; `None` when it exists.
+pub(super) async fn insert_ticket_type_tx(
+    tx: &mut Tx<'_>,
+    name: &str,
+    description: &str,
+    actor: &str,
+) -> Result<Option<TicketType>, sqlx::Error> {
+    let row: Option<TicketType> = sqlx::query_as(
+        "INSERT INTO ticket_types (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
+         RETURNING name, description, updated_at",
+    )
+    .bind(name)
+    .bind(description)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = &row {
+        log(tx, "ticket_type", name, "create", None, Some(row), actor).await?;
+    }
+    Ok(row)
+}
+
+/// The ticket type, locked for the change the caller is making.
+async fn lock_ticket_type(tx: &mut Tx<'_>, name: &str) -> Result<Option<TicketType>, sqlx::Error> {
+    sqlx::query_as("SELECT name, description, updated_at FROM ticket_types WHERE name = $1 FOR UPDATE")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 /// Creates the ticket type or updates its description. `true` when it was created.
 pub async fn put_ticket_type(
     pool: &PgPool,
@@ -72,24 +101,11 @@ pub async fn put_ticket_type(
     let mut tx = pool.begin().await?;
     // Insert-or-lock: a concurrent creator makes the insert wait and then do nothing, and the
     // locked read below sees its row, so the history says create once and update after it.
-    let created: Option<TicketType> = sqlx::query_as(
-        "INSERT INTO ticket_types (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
-         RETURNING name, description, updated_at",
-    )
-    .bind(name)
-    .bind(&description)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = created {
-        log(&mut tx, "ticket_type", name, "create", None, Some(&row), actor).await?;
+    if let Some(row) = insert_ticket_type_tx(&mut tx, name, &description, actor).await? {
         tx.commit().await?;
         return Ok((row, true));
     }
-    let before: Option<TicketType> =
-        sqlx::query_as("SELECT name, description, updated_at FROM ticket_types WHERE name = $1 FOR UPDATE")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let before = lock_ticket_type(&mut tx, name).await?;
     let Some(before) = before else {
         return Err(ConfigError::Conflict {
             code: "CONFIG_CHANGED",
@@ -112,11 +128,7 @@ pub async fn put_ticket_type(
 /// Deletes a ticket type no goods uses; its price-table entries go with it (each recorded).
 pub async fn delete_ticket_type(pool: &PgPool, name: &str, actor: &str) -> Result<TicketType, ConfigError> {
     let mut tx = pool.begin().await?;
-    let before: Option<TicketType> =
-        sqlx::query_as("SELECT name, description, updated_at FROM ticket_types WHERE name = $1 FOR UPDATE")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let before = lock_ticket_type(&mut tx, name).await?;
     let Some(before) = before else {
         return Err(ConfigError::NotFound {
             code: "TICKET_TYPE_NOT_FOUND",
