@@ -2,6 +2,11 @@
 //! season calendar), payment QR codes, agent groups and notification targets, each change
 //! recorded with who made it and when.
 //!
+//! One file per entity (its row type, input types, reads and writes), plus `history` (the
+//! `config_changes` rows every write adds), `demo` (the one demo loader) and [`cache`] (the
+//! order path's reads from memory). A new entity: a file here, its table in a migration, its
+//! name in [`ENTITIES`], its routes in `crates/server/src/api/config/`.
+//!
 //! Strategy:
 //! - Every write runs in one transaction together with its `config_changes` row(s), so the
 //!   history can neither miss a change nor record one that was rolled back.
