@@ -7,9 +7,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::classify;
-use super::classify::{unsupported_message, unsupported_target};
-use super::http::{clip, send_and_read};
+use super::classify::{self, clip, unsupported_message, unsupported_target};
+use super::http::send_and_read;
 use super::{Message, SendError, SendOk, Sender, Target};
 use crate::xgj::client::urlencode;
 use crate::xgj::sign::SupplyCredentials;
