@@ -616,6 +616,17 @@ pub async fn update_goods(
     .bind(v.status)
     .fetch_one(&mut *tx)
     .await?;
+    crate::goods_sync::enqueue_change(
+        &mut tx,
+        &crate::goods_sync::GoodsChange {
+            goods_no,
+            goods_type: row.goods_type,
+            status: row.status,
+            price_cent: (before.price_cent, row.price_cent),
+            stock: (before.stock, row.stock),
+        },
+    )
+    .await?;
     log(&mut tx, "goods", goods_no, "update", Some(&before), Some(&row), actor).await?;
     tx.commit().await?;
     Ok(row)

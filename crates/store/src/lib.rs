@@ -14,6 +14,7 @@ pub mod db;
 pub mod deliveries;
 pub mod erp;
 pub mod goods;
+pub mod goods_sync;
 pub mod intake;
 pub mod metrics;
 pub mod orders;

@@ -170,7 +170,7 @@ pub fn unsupported_target(sender: &str, target: &super::Target) -> SendError {
     )
 }
 
-/// A message the target cannot take (text to an XGJ callback, an order result to WeCom).
+/// A message the target cannot take (text to an XGJ callback, an XGJ callback body to WeCom).
 pub fn unsupported_message(what: &str, to: &str) -> SendError {
     SendError::permanent(
         "UNSUPPORTED_MESSAGE",
