@@ -30,16 +30,30 @@ struct SubscriptionBody {
     page_size: Option<i64>,
 }
 
-/// A refused field: HTTP 422, XGJ's envelope naming it.
-fn bad_field(field: &str, why: impl std::fmt::Display) -> HttpResponse {
-    let reply = XgjReply::err(1, format!("请求错误: {field}: {why}"));
-    tracing::warn!(field, msg = %reply.msg, "xgj goods-sync call refused");
-    HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(reply)
+/// A refused field, answered HTTP 422 in XGJ's envelope naming it.
+struct BadField {
+    field: &'static str,
+    why: String,
+}
+
+fn bad_field(field: &'static str, why: impl std::fmt::Display) -> BadField {
+    BadField {
+        field,
+        why: why.to_string(),
+    }
+}
+
+impl BadField {
+    fn respond(self) -> HttpResponse {
+        let reply = XgjReply::err(1, format!("请求错误: {}: {}", self.field, self.why));
+        tracing::warn!(field = self.field, msg = %reply.msg, "xgj goods-sync call refused");
+        HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(reply)
+    }
 }
 
 /// The body, checked: a known goods type, a goods no of sane length (empty means every goods),
-/// a token of sane length; otherwise the ready answer.
-fn checked(body: &[u8]) -> Result<SubscriptionBody, HttpResponse> {
+/// a token of sane length.
+fn checked(body: &[u8]) -> Result<SubscriptionBody, BadField> {
     let mut b: SubscriptionBody = parse_obj(body).map_err(|r| bad_field("body", r.msg))?;
     if b.goods_type.is_some_and(|t| !(1..=2).contains(&t)) {
         return Err(bad_field("goods_type", "只能是 1(直充)或 2(卡密)"));
@@ -54,9 +68,15 @@ fn checked(body: &[u8]) -> Result<SubscriptionBody, HttpResponse> {
     Ok(b)
 }
 
+/// Reads, verifies and checks a goods-sync call; otherwise the ready answer.
+async fn read(state: &AppState, req: &HttpRequest, payload: web::Payload) -> Result<SubscriptionBody, HttpResponse> {
+    let (body, _) = guarded(state, req, payload).await?;
+    checked(&body).map_err(BadField::respond)
+}
+
 /// The notify_url, under the same outbound rules as every target we call (https, or http to
 /// loopback only; no credentials), checked before anything is stored or sent.
-fn notify_url(b: &SubscriptionBody) -> Result<String, HttpResponse> {
+fn notify_url(b: &SubscriptionBody) -> Result<String, BadField> {
     let raw = b.notify_url.as_deref().map(str::trim).unwrap_or_default();
     if raw.is_empty() {
         return Err(bad_field("notify_url", "必填"));
@@ -82,13 +102,13 @@ fn notify_url(b: &SubscriptionBody) -> Result<String, HttpResponse> {
 )]
 #[post("/goofish/goods/change/subscribe")]
 pub async fn subscribe(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (body, _) = match guarded(&state, &req, payload).await {
-        Ok(v) => v,
+    let b = match read(&state, &req, payload).await {
+        Ok(b) => b,
         Err(r) => return r,
     };
-    let (b, url) = match checked(&body).and_then(|b| notify_url(&b).map(|u| (b, u))) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let url = match notify_url(&b) {
+        Ok(u) => u,
+        Err(e) => return e.respond(),
     };
     let asked = Subscribe {
         goods_no: b.goods_no.as_deref(),
@@ -124,11 +144,7 @@ pub async fn subscribe(state: web::Data<AppState>, req: HttpRequest, payload: we
 )]
 #[post("/goofish/goods/change/unsubscribe")]
 pub async fn unsubscribe(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (body, _) = match guarded(&state, &req, payload).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let b = match checked(&body) {
+    let b = match read(&state, &req, payload).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -136,7 +152,7 @@ pub async fn unsubscribe(state: web::Data<AppState>, req: HttpRequest, payload: 
         None => None,
         Some(_) => match notify_url(&b) {
             Ok(u) => Some(u),
-            Err(r) => return r,
+            Err(e) => return e.respond(),
         },
     };
     match goods_sync::unsubscribe(&state.pool, b.goods_no.as_deref(), url.as_deref()).await {
@@ -161,21 +177,17 @@ pub async fn unsubscribe(state: web::Data<AppState>, req: HttpRequest, payload: 
 )]
 #[post("/goofish/goods/change/subscribe/list")]
 pub async fn subscribe_list(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (body, _) = match guarded(&state, &req, payload).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let b = match checked(&body) {
+    let b = match read(&state, &req, payload).await {
         Ok(b) => b,
         Err(r) => return r,
     };
     let page_no = b.page_no.unwrap_or(1);
     if page_no < 1 {
-        return bad_field("page_no", "从 1 开始");
+        return bad_field("page_no", "从 1 开始").respond();
     }
     let page_size = b.page_size.unwrap_or(20);
     if !(1..=100).contains(&page_size) {
-        return bad_field("page_size", "在 1 到 100 之间");
+        return bad_field("page_size", "在 1 到 100 之间").respond();
     }
     match goods_sync::list(&state.pool, b.goods_no.as_deref(), page_no, page_size).await {
         Ok((list, count)) => XgjReply::ok(serde_json::json!({ "list": list, "count": count })).respond(),

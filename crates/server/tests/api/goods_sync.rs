@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::deliveries::wait_for_items;
 use crate::helpers::*;
 
 const SUBSCRIBE: &str = "/goofish/goods/change/subscribe";
@@ -16,13 +17,16 @@ const LIST: &str = "/goofish/goods/change/subscribe/list";
 const GOODS: &str = "初级道 3 小时-平季";
 const OTHER_GOODS: &str = "初级道 3 小时-淡季";
 
+/// A callback as received: its query string and raw body.
+type Seen = (String, Vec<u8>);
+
 /// A fake XGJ callback receiver: answers with the next scripted response (the last repeats) and
 /// keeps every request's query and raw body.
 #[derive(Clone)]
 struct Receiver {
     steps: Arc<Vec<ResponseTemplate>>,
     calls: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Receiver {
@@ -33,7 +37,7 @@ impl Receiver {
             seen: Arc::default(),
         }
     }
-    fn seen(&self) -> Vec<(String, Vec<u8>)> {
+    fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -109,17 +113,7 @@ async fn set_goods(app: &TestApp, goods_no: &str, price_cent: i64, stock: i64) {
 
 /// The goods-change deliveries (通知投递), polled until `check` holds.
 async fn goods_deliveries(app: &TestApp, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let mut last = vec![];
-    for _ in 0..100 {
-        let (status, v) = app.get("/api/deliveries?type=goods_change").await;
-        assert_eq!(status, 200, "{v}");
-        last = v["items"].as_array().unwrap().clone();
-        if check(&last) {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("goods-change deliveries never reached the expected state: {last:#?}");
+    wait_for_items(app, "/api/deliveries?type=goods_change", check).await
 }
 
 /// The query parameter `name` of a callback.
