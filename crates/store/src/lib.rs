@@ -12,6 +12,7 @@ pub mod config_centre;
 pub mod db;
 pub mod deliveries;
 pub mod erp;
+pub mod goods_sync;
 pub mod intake;
 pub mod metrics;
 pub mod orders;

@@ -101,7 +101,7 @@ pub async fn open_info(state: web::Data<AppState>, req: HttpRequest, payload: we
         "app_id": app_id,
         "features": {
             "is_support_order_refund": false,
-            "is_support_goods_notify": false,
+            "is_support_goods_notify": true,
             "is_support_loss_purchase": false,
         }
     }))

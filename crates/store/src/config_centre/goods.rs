@@ -235,6 +235,17 @@ pub(super) async fn save_goods(
     if let Some(row) = &row {
         let action = if before.is_some() { "update" } else { "create" };
         log(tx, "goods", goods_no, action, before, Some(row), actor).await?;
+        // XGJ's goods-change subscribers hear of a price or stock change in the same transaction.
+        if let Some(before) = before {
+            let change = crate::goods_sync::GoodsChange {
+                goods_no,
+                goods_type: row.goods_type,
+                status: row.status,
+                price_cent: (before.price_cent, row.price_cent),
+                stock: (before.stock, row.stock),
+            };
+            crate::goods_sync::enqueue_change(tx, &change).await?;
+        }
     }
     Ok(row)
 }
