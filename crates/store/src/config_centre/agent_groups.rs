@@ -152,26 +152,7 @@ pub async fn update_agent_group(
 }
 
 pub async fn delete_agent_group(pool: &PgPool, id: Uuid, actor: &str) -> Result<AgentGroup, ConfigError> {
-    let mut tx = pool.begin().await?;
-    let row: Option<AgentGroup> = sqlx::query_as(&format!(
-        "DELETE FROM agent_groups WHERE id = $1 RETURNING {GROUP_COLS}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(group_not_found(id));
-    };
-    log(
-        &mut tx,
-        "agent_group",
-        &id.to_string(),
-        "delete",
-        Some(&row),
-        None,
-        actor,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    delete_by_id(pool, "agent_groups", GROUP_COLS, "agent_group", id, actor)
+        .await?
+        .ok_or_else(|| group_not_found(id))
 }

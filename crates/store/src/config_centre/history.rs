@@ -48,6 +48,31 @@ pub(super) async fn log<T: Serialize>(
     record_change(tx, entity, key, action, before.map(json), after.map(json), actor).await
 }
 
+/// Deletes the row `id` of `table` (`cols` its columns, `entity` its history name) and records
+/// it, in one transaction; `None` when there is no such row.
+pub(super) async fn delete_by_id<T>(
+    pool: &PgPool,
+    table: &str,
+    cols: &str,
+    entity: &str,
+    id: Uuid,
+    actor: &str,
+) -> Result<Option<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Serialize + Send + Unpin,
+{
+    let mut tx = pool.begin().await?;
+    let row: Option<T> = sqlx::query_as(&format!("DELETE FROM {table} WHERE id = $1 RETURNING {cols}"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(row) = &row {
+        log(&mut tx, entity, &id.to_string(), "delete", Some(row), None, actor).await?;
+        tx.commit().await?;
+    }
+    Ok(row)
+}
+
 /// Appends one row to the config history.
 pub(super) async fn record_change(
     tx: &mut Tx<'_>,

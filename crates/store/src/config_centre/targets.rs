@@ -159,26 +159,14 @@ pub async fn delete_notification_target(
     id: Uuid,
     actor: &str,
 ) -> Result<NotificationTarget, ConfigError> {
-    let mut tx = pool.begin().await?;
-    let row: Option<NotificationTarget> = sqlx::query_as(&format!(
-        "DELETE FROM notification_targets WHERE id = $1 RETURNING {TARGET_COLS}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(target_not_found(id));
-    };
-    log(
-        &mut tx,
+    delete_by_id(
+        pool,
+        "notification_targets",
+        TARGET_COLS,
         "notification_target",
-        &id.to_string(),
-        "delete",
-        Some(&row),
-        None,
+        id,
         actor,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    .await?
+    .ok_or_else(|| target_not_found(id))
 }
