@@ -18,7 +18,7 @@ use xyt_domain::buyer::{validate, CertificateType, FormInput};
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderStatus};
 use xyt_domain::OrderNo;
 use xyt_store::orders::OnConflict;
-use xyt_store::{config, views};
+use xyt_store::views;
 
 use super::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -165,7 +165,7 @@ async fn order_for(state: &AppState, token: &str) -> Result<(OrderNo, Order), Ap
 }
 
 async fn public_view(state: &AppState, o: &Order) -> Result<PublicForm, ApiError> {
-    let horizon = config::play_date_horizon_days(&state.pool).await?;
+    let horizon = state.config_cache.play_date_horizon_days().await?;
     let today = today_in_shanghai();
     Ok(PublicForm {
         goods_name: o.goods.as_ref().map(|g| g.goods_name.clone()),
@@ -248,7 +248,7 @@ pub async fn submit_form(
             format!("订单当前为「{status}」,资料已不能修改"),
         ));
     }
-    let horizon = config::play_date_horizon_days(&state.pool).await?;
+    let horizon = state.config_cache.play_date_horizon_days().await?;
     let form = validate(&input, today_in_shanghai(), horizon).map_err(ApiError::validation)?;
     let request_id = request_id::current();
     let meta = EventMeta::accepted("public", &request_id, chrono::Utc::now());
