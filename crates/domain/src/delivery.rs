@@ -111,6 +111,47 @@ stored_strings! {
     }
 }
 
+/// A delivery's channel as stored: its target's channel, or why it has none (a delivery created
+/// without a usable target is kept, failed and visible, until an operator resends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoredChannel {
+    Target(Channel),
+    /// No target was configured when the delivery was created.
+    Unconfigured,
+    /// The configured target did not parse.
+    Invalid,
+}
+
+impl StoredChannel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StoredChannel::Target(c) => c.as_str(),
+            StoredChannel::Unconfigured => "none",
+            StoredChannel::Invalid => "unknown",
+        }
+    }
+}
+
+impl FromStr for StoredChannel {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        match [StoredChannel::Unconfigured, StoredChannel::Invalid]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+        {
+            Some(c) => Ok(c),
+            None => s.parse().map(StoredChannel::Target),
+        }
+    }
+}
+
+impl TryFrom<String> for StoredChannel {
+    type Error = UnknownValue;
+    fn try_from(s: String) -> Result<Self, UnknownValue> {
+        s.parse()
+    }
+}
+
 impl DeliveryKind {
     /// Whether the target is an XGJ callback URL (the order's or the subscriber's notify_url)
     /// rather than an operator-configured WeCom or mock target.
@@ -159,6 +200,10 @@ mod tests {
         for c in Channel::ALL {
             assert_eq!(c.as_str().parse::<Channel>().unwrap(), *c);
         }
+        for c in ["none", "unknown", "wecom_bot", "mock"] {
+            assert_eq!(c.parse::<StoredChannel>().unwrap().as_str(), c);
+        }
+        assert!("webhook".parse::<StoredChannel>().is_err());
         assert_eq!(
             "nope".parse::<DeliveryKind>().unwrap_err().to_string(),
             "unknown delivery type `nope`"

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
-pub use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus};
+pub use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus, StoredChannel};
 
 /// A delivery as the worker sees it (with the real target).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,37 +35,6 @@ pub struct DeliveryRow {
     pub status: DeliveryStatus,
     pub attempts: i32,
     pub max_attempts: i32,
-}
-
-/// A delivery's channel as stored: a target's channel, or why it has none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredChannel {
-    Target(Channel),
-    /// No target was configured when the delivery was created.
-    Unconfigured,
-    /// The configured target did not parse.
-    Invalid,
-}
-
-impl StoredChannel {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StoredChannel::Target(c) => c.as_str(),
-            StoredChannel::Unconfigured => "none",
-            StoredChannel::Invalid => "unknown",
-        }
-    }
-}
-
-impl TryFrom<String> for StoredChannel {
-    type Error = xyt_domain::delivery::UnknownValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        match s.as_str() {
-            "none" => Ok(StoredChannel::Unconfigured),
-            "unknown" => Ok(StoredChannel::Invalid),
-            other => other.parse().map(StoredChannel::Target),
-        }
-    }
 }
 
 /// One attempt as the API shows it.
