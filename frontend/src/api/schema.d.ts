@@ -6203,17 +6203,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description XGJ envelope with the subscription; 1100 when the goods are unknown */
+            /** @description XGJ envelope with the subscription; 1100 when the goods are unknown; code 1 naming a bad field (notify_url, goods_type, goods_no, token) */
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["XgjReply"];
-                };
-            };
-            /** @description XGJ envelope, code 1, naming the bad field (notify_url, goods_type, goods_no, token) */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6250,15 +6241,6 @@ export interface operations {
                     "application/json": components["schemas"]["XgjReply"];
                 };
             };
-            /** @description XGJ envelope, code 1, naming the bad field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["XgjReply"];
-                };
-            };
         };
     };
     xgjGoodsUnsubscribe: {
@@ -6281,15 +6263,6 @@ export interface operations {
         responses: {
             /** @description XGJ envelope */
             200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["XgjReply"];
-                };
-            };
-            /** @description XGJ envelope, code 1, naming the bad field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,10 +6,9 @@
 //! (see `xyt_store::goods_sync`).
 //!
 //! A field XGJ sent wrong (a notify_url outside the outbound rules, a bad `goods_type`) is
-//! answered HTTP 422 in XGJ's envelope, `code` 1 naming the field; an unknown goods is XGJ's
-//! 1100 商品不存在.
+//! answered like every gateway refusal: HTTP 200, XGJ's envelope, `code` 1 and a `msg` naming the
+//! field; nothing is stored. An unknown goods is XGJ's 1100 商品不存在.
 
-use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use xyt_domain::delivery::DeliveryKind;
@@ -30,7 +29,7 @@ struct SubscriptionBody {
     page_size: Option<i64>,
 }
 
-/// A refused field, answered HTTP 422 in XGJ's envelope naming it.
+/// A refused field, answered in XGJ's envelope (HTTP 200, code 1) naming it.
 struct BadField {
     field: &'static str,
     why: String,
@@ -47,7 +46,7 @@ impl BadField {
     fn respond(self) -> HttpResponse {
         let reply = XgjReply::err(1, format!("请求错误: {}: {}", self.field, self.why));
         tracing::warn!(field = self.field, msg = %reply.msg, "xgj goods-sync call refused");
-        HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(reply)
+        HttpResponse::Ok().json(reply)
     }
 }
 
@@ -96,8 +95,7 @@ fn notify_url(b: &SubscriptionBody) -> Result<String, BadField> {
     params(("mch_id" = String, Query), ("timestamp" = i64, Query), ("sign" = String, Query)),
     request_body(content = Object, description = "goods_type? (1 直充, 2 卡密), goods_no? (absent: every goods), token?, notify_url"),
     responses(
-        (status = 200, description = "XGJ envelope with the subscription; 1100 when the goods are unknown", body = XgjReply),
-        (status = 422, description = "XGJ envelope, code 1, naming the bad field (notify_url, goods_type, goods_no, token)", body = XgjReply),
+        (status = 200, description = "XGJ envelope with the subscription; 1100 when the goods are unknown; code 1 naming a bad field (notify_url, goods_type, goods_no, token)", body = XgjReply),
     )
 )]
 #[post("/goofish/goods/change/subscribe")]
@@ -139,7 +137,6 @@ pub async fn subscribe(state: web::Data<AppState>, req: HttpRequest, payload: we
     request_body(content = Object, description = "goods_type?, goods_no? (absent: the every-goods subscription), token?, notify_url?"),
     responses(
         (status = 200, description = "XGJ envelope", body = XgjReply),
-        (status = 422, description = "XGJ envelope, code 1, naming the bad field", body = XgjReply),
     )
 )]
 #[post("/goofish/goods/change/unsubscribe")]
@@ -172,7 +169,6 @@ pub async fn unsubscribe(state: web::Data<AppState>, req: HttpRequest, payload: 
     request_body(content = Object, description = "goods_type?, goods_no?, page_no (from 1), page_size (≤ 100)"),
     responses(
         (status = 200, description = "XGJ envelope with data.list and data.count", body = XgjReply),
-        (status = 422, description = "XGJ envelope, code 1, naming the bad field", body = XgjReply),
     )
 )]
 #[post("/goofish/goods/change/subscribe/list")]

@@ -3,9 +3,9 @@
 //! four-field signature).
 //!
 //! Every answer is in XGJ's own envelope (`{code,msg,data}`, or `{result,msg}` for the ERP push),
-//! with HTTP 200: XGJ reads codes, not HTTP statuses. The one exception: the goods-sync calls
-//! answer a bad field (a notify_url we would refuse to call) HTTP 422, still in the envelope. The raw body is read under a cap and the
-//! signature checked over those exact bytes before any JSON is parsed.
+//! with HTTP 200: XGJ reads codes, not HTTP statuses; a refused field is named in `msg`. The raw
+//! body is read under a cap and the signature checked over those exact bytes before any JSON is
+//! parsed.
 
 pub mod erp;
 pub mod goods_sync;
