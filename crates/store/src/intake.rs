@@ -84,3 +84,11 @@ pub async fn answer_for_out_order_no(pool: &PgPool, out_order_no: &str) -> Resul
     .await?
     .flatten())
 }
+
+/// Our order number for its virtual card order number `out_order_no`.
+pub async fn order_no_for_out_order_no(pool: &PgPool, out_order_no: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_no FROM order_list WHERE out_order_no = $1")
+        .bind(out_order_no)
+        .fetch_optional(pool)
+        .await
+}

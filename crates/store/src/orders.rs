@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateContext, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
@@ -87,24 +87,54 @@ impl OrderStore {
 
     /// The current state of an order (not-existing orders load as the default state).
     pub async fn load(&self, order_no: &OrderNo) -> Result<Order, ExecuteError> {
-        let mut ctx = self.store.load_aggregate(order_no.as_str()).await?;
-        Ok(ctx.aggregate().clone())
+        Ok(self.current(order_no).await?.into_order())
     }
 
-    /// Runs a command and returns the committed events (none when the command found its work
-    /// already done). The views are refreshed afterwards; if that fails the catch-up heals it,
-    /// so a view error never fails the command.
+    /// The order as it stands, ready for a command: its state and the sequence it is at.
+    pub async fn current(&self, order_no: &OrderNo) -> Result<Current, ExecuteError> {
+        Ok(Current {
+            order_no: order_no.clone(),
+            ctx: self.store.load_aggregate(order_no.as_str()).await?,
+        })
+    }
+
+    /// Loads the order, then runs a command on it: see [`Self::execute_on`].
     pub async fn execute(
         &self,
         order_no: &OrderNo,
         command: OrderCommand,
         meta: &EventMeta,
         on_conflict: OnConflict,
-    ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
+    ) -> Result<Executed, ExecuteError> {
+        let current = self.current(order_no).await?;
+        self.execute_on(current, command, meta, on_conflict).await
+    }
+
+    /// Runs a command on the order as the caller loaded it and returns the committed events
+    /// (none when the command found its work already done) with the order as they left it, so
+    /// nothing is read again. A concurrent commit is retried (reloaded, decided again) or
+    /// reported. The views are refreshed afterwards; if that fails the catch-up heals it, so a
+    /// view error never fails the command.
+    pub async fn execute_on(
+        &self,
+        current: Current,
+        command: OrderCommand,
+        meta: &EventMeta,
+        on_conflict: OnConflict,
+    ) -> Result<Executed, ExecuteError> {
+        let order_no = current.order_no.clone();
+        let mut current = Some(current);
         let mut attempt = 0u32;
         let result = loop {
             attempt += 1;
-            match self.try_execute(order_no, command.clone(), meta).await {
+            let on = match current.take() {
+                Some(c) => c,
+                None => match self.current(&order_no).await {
+                    Ok(c) => c,
+                    Err(e) => break Err(e),
+                },
+            };
+            match self.try_execute(on, command.clone(), meta).await {
                 Err(ExecuteError::Conflict) if on_conflict == OnConflict::Retry && attempt < 8 => {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
@@ -112,7 +142,7 @@ impl OrderStore {
             }
         };
         let outcome = match &result {
-            Ok(c) if c.is_empty() => "no_change",
+            Ok(c) if c.events.is_empty() => "no_change",
             Ok(_) => "committed",
             Err(ExecuteError::Domain(_)) => "refused",
             Err(ExecuteError::Conflict) => "conflict",
@@ -123,29 +153,47 @@ impl OrderStore {
             "Order commands by outcome",
             &[("outcome", outcome)],
         );
-        let committed = result?;
-        if !committed.is_empty() {
+        let executed = result?;
+        if !executed.events.is_empty() {
             if let Err(e) = self.projections.refresh(order_no.as_str()).await {
                 tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
             }
         }
-        Ok(committed)
+        Ok(executed)
     }
 
     async fn try_execute(
         &self,
-        order_no: &OrderNo,
+        current: Current,
         command: OrderCommand,
         meta: &EventMeta,
-    ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
-        let mut ctx = self.store.load_aggregate(order_no.as_str()).await?;
-        let events = ctx.aggregate().decide(command)?;
+    ) -> Result<Executed, ExecuteError> {
+        let events = current.order().decide(command)?;
         if events.is_empty() {
-            return Ok(vec![]);
+            return Ok(Executed {
+                events: vec![],
+                current,
+            });
         }
         let mut meta = meta.clone();
         meta.processed_at = Utc::now();
-        Ok(self.store.commit(events, ctx, meta.to_map()).await?)
+        let Current { order_no, ctx } = current;
+        let (mut after, sequence) = (ctx.aggregate.clone(), ctx.current_sequence);
+        let snapshot = ctx.current_snapshot;
+        let committed = self.store.commit(events, ctx, meta.to_map()).await?;
+        for e in &committed {
+            after.apply(e.payload.clone());
+        }
+        let ctx = EventStoreAggregateContext {
+            aggregate_id: order_no.as_str().to_string(),
+            aggregate: after,
+            current_sequence: sequence + committed.len(),
+            current_snapshot: snapshot,
+        };
+        Ok(Executed {
+            events: committed,
+            current: Current { order_no, ctx },
+        })
     }
 
     /// Commits events without refreshing any view: what a crash right after the commit leaves
@@ -156,6 +204,33 @@ impl OrderStore {
         command: OrderCommand,
         meta: &EventMeta,
     ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
-        self.try_execute(order_no, command, meta).await
+        let current = self.current(order_no).await?;
+        Ok(self.try_execute(current, command, meta).await?.events)
     }
+}
+
+/// An order as loaded, or as the last command left it: what the next command decides on.
+pub struct Current {
+    order_no: OrderNo,
+    ctx: EventStoreAggregateContext<Order>,
+}
+
+impl Current {
+    pub fn order_no(&self) -> &OrderNo {
+        &self.order_no
+    }
+
+    pub fn order(&self) -> &Order {
+        &self.ctx.aggregate
+    }
+
+    pub fn into_order(self) -> Order {
+        self.ctx.aggregate
+    }
+}
+
+/// What a command committed, and the order as it left it.
+pub struct Executed {
+    pub events: Vec<EventEnvelope<Order>>,
+    pub current: Current,
 }

@@ -12,13 +12,13 @@
 use base64::Engine;
 use chrono::Utc;
 use rand::RngCore;
-use xyt_domain::order::{EventMeta, OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
+use xyt_domain::order::{OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
-use xyt_store::orders::{ExecuteError, OnConflict};
+use xyt_store::orders::ExecuteError;
 use xyt_store::{config, goods, intake};
 
 use super::XgjReply;
-use crate::request_id;
+use crate::orders_service::{Actor, ServiceError};
 use crate::state::AppState;
 
 pub use xyt_integrations::xgj::gate::PurchaseBody;
@@ -127,26 +127,23 @@ async fn take_in(
         fee_rate,
         received_at: now,
     }));
-    let meta = EventMeta::accepted("xgj_virtual", request_id::current(), now);
-    let committed = match state.orders.execute(&order_no, command, &meta, OnConflict::Retry).await {
-        Ok(committed) => committed,
-        Err(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. })) => {
+    // The state the command leaves is the answer's source: nothing is read back (when a
+    // concurrent call took the order in first, the command found it there and left it as is).
+    let ran = match state
+        .service
+        .run(&order_no, command, &Actor::at("xgj_virtual", now))
+        .await
+    {
+        Ok(ran) => ran,
+        Err(ServiceError::Execute(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. }))) => {
             return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
-        Err(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_))) => return Err(XgjReply::bad_params(e)),
+        Err(ServiceError::Execute(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_)))) => {
+            return Err(XgjReply::bad_params(e))
+        }
         Err(e) => return Err(infra(&e)),
     };
-    // The events just committed are the whole stream when they start it: no reload. Otherwise
-    // (a concurrent call took the order in first) the order is read back.
-    let order = if committed.first().is_some_and(|e| e.sequence == 1) {
-        let mut order = xyt_domain::order::Order::default();
-        for e in committed {
-            cqrs_es::Aggregate::apply(&mut order, e.payload);
-        }
-        order
-    } else {
-        state.orders.load(&order_no).await.map_err(|e| infra(&e))?
-    };
+    let order = ran.order();
     let (Some(out_order_no), Some(link), Some(external)) =
         (&order.out_order_no, &order.form_link, &order.external_order_no)
     else {

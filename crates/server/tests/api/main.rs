@@ -18,3 +18,4 @@ mod metrics;
 mod openapi;
 mod orders;
 mod projections;
+mod service;
