@@ -96,6 +96,16 @@ impl OrderService {
         Ok(current)
     }
 
+    /// The order `order_no`, existing or not (a number claimed for an order yet to be taken in).
+    pub async fn load(&self, order_no: &OrderNo) -> Result<Current, ServiceError> {
+        Ok(self.orders.current(order_no).await?)
+    }
+
+    /// An order whose number this call just claimed: its stream is empty, nothing is read.
+    pub fn fresh(&self, order_no: &OrderNo) -> Current {
+        self.orders.fresh(order_no)
+    }
+
     /// Whether the order would take `command` now, without committing anything: for a caller
     /// that must know before it does something costly (storing an upload).
     pub fn admits(current: &Current, command: OrderCommand) -> Result<(), ServiceError> {
@@ -108,7 +118,7 @@ impl OrderService {
 
     /// Loads the order and runs `command` on it: see [`Self::run_on`].
     pub async fn run(&self, order_no: &OrderNo, command: OrderCommand, actor: &Actor) -> Result<Ran, ServiceError> {
-        let current = self.orders.current(order_no).await?;
+        let current = self.load(order_no).await?;
         self.run_on(current, command, actor).await
     }
 

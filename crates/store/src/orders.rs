@@ -98,6 +98,21 @@ impl OrderStore {
         })
     }
 
+    /// An order whose stream is known to be empty (its number was just claimed): no read.
+    /// Were the stream not empty after all, the commit would conflict and be decided again on
+    /// what is there.
+    pub fn fresh(&self, order_no: &OrderNo) -> Current {
+        Current {
+            order_no: order_no.clone(),
+            ctx: EventStoreAggregateContext {
+                aggregate_id: order_no.as_str().to_string(),
+                aggregate: Order::default(),
+                current_sequence: 0,
+                current_snapshot: None,
+            },
+        }
+    }
+
     /// Loads the order, then runs a command on it: see [`Self::execute_on`].
     pub async fn execute(
         &self,

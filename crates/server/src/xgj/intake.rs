@@ -1,9 +1,9 @@
 //! 创建卡密订单: take a paid order in and answer XGJ with the buyer's form link as the card.
 //!
 //! Idempotent on XGJ's `order_no`, whatever happens in between:
-//! 1. an answer already kept for this `order_no` is returned verbatim;
-//! 2. otherwise the goods and `max_amount` are checked (1202 leaves nothing behind), and an order
-//!    number is claimed for the `order_no` (concurrent copies all get the one claimed first);
+//! 1. the goods and `max_amount` are checked (1202 leaves nothing behind), and an order number
+//!    is claimed for the `order_no` (concurrent copies all get the one claimed first); an answer
+//!    already kept for this `order_no` is returned verbatim;
 //! 3. the intake command commits both intake events at once; it does nothing when the order
 //!    already exists, so a retry after a crash anywhere completes the work instead of redoing it;
 //! 4. the answer is built from the order's events and kept; the first one kept wins, so every
@@ -61,6 +61,20 @@ pub async fn purchase_create(state: &AppState, mch_id: &str, body: &[u8]) -> Ans
     answer
 }
 
+/// A repeated call, answered with the answer kept for the first.
+fn repeated(external_order_no: &str, kept: String) -> String {
+    tracing::info!(
+        external_order_no,
+        "repeated purchase/create answered with the kept answer"
+    );
+    xyt_store::metrics::inc(
+        "xyt_intake_repeats_total",
+        "XGJ purchase/create repeats answered from the kept answer",
+        &[],
+    );
+    kept
+}
+
 async fn take_in(
     state: &AppState,
     mch_id: &str,
@@ -72,35 +86,28 @@ async fn take_in(
         tracing::error!(error = %e, "purchase/create failed");
         XgjReply::system_error()
     };
-    let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
-    if let Some(kept) = existing.as_ref().and_then(|i| i.answer.clone()) {
-        tracing::info!(external_order_no = %p.order_no, "repeated purchase/create answered with the kept answer");
-        xyt_store::metrics::inc(
-            "xyt_intake_repeats_total",
-            "XGJ purchase/create repeats answered from the kept answer",
-            &[],
-        );
-        return Ok(kept);
-    }
     let goods = goods::get(pool, &p.goods_no).await.map_err(|e| infra(&e))?;
     let quantity = i64::from(p.buy_quantity);
     let now = Utc::now();
-    let order_no = match existing {
-        Some(i) => OrderNo::parse(&i.order_no).map_err(|e| infra(&e))?,
-        None => {
-            // Refuse before claiming anything: a refused order must leave no trace.
-            if let (Some(g), Some(max)) = (&goods, p.max_amount) {
-                if g.price_cent.checked_mul(quantity).is_none_or(|a| a > max) {
-                    return Err(XgjReply::err(1202, "下单金额低于成本价"));
-                }
+    // Refuse before claiming anything: a refused order must leave no trace. A repeat of a call
+    // answered before the price changed still gets its kept answer.
+    if let (Some(g), Some(max)) = (&goods, p.max_amount) {
+        if g.price_cent.checked_mul(quantity).is_none_or(|a| a > max) {
+            let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
+            if let Some(kept) = existing.and_then(|i| i.answer) {
+                return Ok(repeated(&p.order_no, kept));
             }
-            let candidate = OrderNo::generate(now, &mut rand::thread_rng());
-            let claimed = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
-                .await
-                .map_err(|e| infra(&e))?;
-            OrderNo::parse(&claimed).map_err(|e| infra(&e))?
+            return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
-    };
+    }
+    let candidate = OrderNo::generate(now, &mut rand::thread_rng());
+    let claim = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
+        .await
+        .map_err(|e| infra(&e))?;
+    if let Some(kept) = claim.answer {
+        return Ok(repeated(&p.order_no, kept));
+    }
+    let order_no = OrderNo::parse(&claim.order_no).map_err(|e| infra(&e))?;
     if goods.is_none() {
         tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
     }

@@ -17,21 +17,21 @@ fn meta() -> EventMeta {
     EventMeta::accepted("admin:test", "req-service", chrono::Utc::now())
 }
 
+/// A fresh order, taken in through the gateway, and a store of its own.
+async fn order(app: &TestApp, external: &str) -> (OrderNo, OrderStore) {
+    let (no, _) = app.order_with_token(external, "初级道 3 小时-平季").await;
+    (OrderNo::parse(&no).unwrap(), OrderStore::new(app.pool.clone()))
+}
+
+fn submit() -> OrderCommand {
+    OrderCommand::SubmitUserForm { form: form() }
+}
+
 #[tokio::test]
 async fn the_state_a_command_answers_is_the_state_the_stream_holds() {
     let app = spawn().await;
-    let (no, _) = app.order_with_token("4502196109060000101", "初级道 3 小时-平季").await;
-    let no = OrderNo::parse(&no).unwrap();
-    let store = OrderStore::new(app.pool.clone());
-    let done = store
-        .execute(
-            &no,
-            OrderCommand::SubmitUserForm { form: form() },
-            &meta(),
-            OnConflict::Report,
-        )
-        .await
-        .unwrap();
+    let (no, store) = order(&app, "4502196109060000101").await;
+    let done = store.execute(&no, submit(), &meta(), OnConflict::Report).await.unwrap();
     assert_eq!(done.events.len(), 1);
     assert_eq!(done.current.order(), &store.load(&no).await.unwrap());
     assert_eq!(done.current.order().form_submissions, 1);
@@ -53,42 +53,20 @@ async fn the_state_a_command_answers_is_the_state_the_stream_holds() {
 #[tokio::test]
 async fn a_command_on_an_order_that_changed_meanwhile_is_decided_again_or_reported() {
     let app = spawn().await;
-    let (no, _) = app.order_with_token("4502196109060000102", "初级道 3 小时-平季").await;
-    let no = OrderNo::parse(&no).unwrap();
-    let store = OrderStore::new(app.pool.clone());
+    let (no, store) = order(&app, "4502196109060000102").await;
     let stale = store.current(&no).await.unwrap();
     let also_stale = store.current(&no).await.unwrap();
-    store
-        .execute(
-            &no,
-            OrderCommand::SubmitUserForm { form: form() },
-            &meta(),
-            OnConflict::Report,
-        )
-        .await
-        .unwrap();
+    store.execute(&no, submit(), &meta(), OnConflict::Report).await.unwrap();
     let before = app.event_count().await;
     // Reported: an operator's view of the order is out of date.
-    let reported = store
-        .execute_on(
-            stale,
-            OrderCommand::SubmitUserForm { form: form() },
-            &meta(),
-            OnConflict::Report,
-        )
-        .await;
+    let reported = store.execute_on(stale, submit(), &meta(), OnConflict::Report).await;
     assert!(
         matches!(reported, Err(ExecuteError::Conflict)),
         "a stale commit is refused"
     );
     // Retried: decided again on the new state, where the same form is already there.
     let retried = store
-        .execute_on(
-            also_stale,
-            OrderCommand::SubmitUserForm { form: form() },
-            &meta(),
-            OnConflict::Retry,
-        )
+        .execute_on(also_stale, submit(), &meta(), OnConflict::Retry)
         .await
         .unwrap();
     assert!(retried.events.is_empty(), "the same form twice is stored once");
