@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
@@ -128,8 +128,8 @@ impl OrderStore {
     /// Runs a command on the order as the caller loaded it and returns the committed events
     /// (none when the command found its work already done) with the order as they left it, so
     /// nothing is read again. A concurrent commit is retried (reloaded, decided again) or
-    /// reported. The views are refreshed afterwards; if that fails the catch-up heals it, so a
-    /// view error never fails the command.
+    /// reported. The views commit with the events; if they fail the events still commit and the
+    /// catch-up heals the views, so a view error never fails the command.
     pub async fn execute_on(
         &self,
         current: Current,
@@ -149,7 +149,7 @@ impl OrderStore {
                     Err(e) => break Err(e),
                 },
             };
-            match self.try_execute(on, command.clone(), meta).await {
+            match self.try_execute(on, command.clone(), meta, Views::Refreshed).await {
                 Err(ExecuteError::Conflict) if on_conflict == OnConflict::Retry && attempt < 8 => {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
@@ -169,19 +169,18 @@ impl OrderStore {
             &[("outcome", outcome)],
         );
         let executed = result?;
-        if !executed.events.is_empty() {
-            if let Err(e) = self.projections.refresh(order_no.as_str()).await {
-                tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
-            }
-        }
         Ok(executed)
     }
 
+    /// Decides and, when there is something to record, commits the events and (with
+    /// [`Views::Refreshed`]) the order's views in one transaction. The views sit behind a
+    /// savepoint: if they fail, the events still commit and the catch-up heals the views.
     async fn try_execute(
         &self,
         current: Current,
         command: OrderCommand,
         meta: &EventMeta,
+        views: Views,
     ) -> Result<Executed, ExecuteError> {
         let events = current.order().decide(command)?;
         if events.is_empty() {
@@ -192,19 +191,66 @@ impl OrderStore {
         }
         let mut meta = meta.clone();
         meta.processed_at = Utc::now();
-        let Current { order_no, ctx } = current;
-        let (mut after, sequence) = (ctx.aggregate.clone(), ctx.current_sequence);
-        let snapshot = ctx.current_snapshot;
-        let committed = self.store.commit(events, ctx, meta.to_map()).await?;
+        let metadata = meta.to_map();
+        let Current { order_no, mut ctx } = current;
+        let committed: Vec<EventEnvelope<Order>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| EventEnvelope {
+                aggregate_id: order_no.as_str().to_string(),
+                sequence: ctx.current_sequence + i + 1,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let store = |e: &dyn std::fmt::Display| ExecuteError::Store(e.to_string());
+        let mut tx = self.pool.begin().await.map_err(|e| store(&e))?;
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
+        );
+        let mut rows = Vec::with_capacity(committed.len());
         for e in &committed {
-            after.apply(e.payload.clone());
+            let payload = serde_json::to_value(&e.payload).map_err(|e| store(&e))?;
+            rows.push((
+                e.sequence as i64,
+                e.payload.event_type(),
+                e.payload.event_version(),
+                payload,
+            ));
         }
-        let ctx = EventStoreAggregateContext {
-            aggregate_id: order_no.as_str().to_string(),
-            aggregate: after,
-            current_sequence: sequence + committed.len(),
-            current_snapshot: snapshot,
-        };
+        let metadata = serde_json::to_value(&metadata).map_err(|e| store(&e))?;
+        insert.push_values(&rows, |mut b, (sequence, event_type, event_version, payload)| {
+            b.push_bind(Order::TYPE)
+                .push_bind(order_no.as_str())
+                .push_bind(sequence)
+                .push_bind(event_type)
+                .push_bind(event_version)
+                .push_bind(payload)
+                .push_bind(&metadata);
+        });
+        if let Err(e) = insert.build().execute(&mut *tx).await {
+            // Another command took these sequence numbers first.
+            let taken = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "23505");
+            return Err(if taken { ExecuteError::Conflict } else { store(&e) });
+        }
+        if views == Views::Refreshed {
+            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await.map_err(|e| store(&e))?;
+            match self.projections.refresh_in_tx(&mut savepoint, order_no.as_str()).await {
+                Ok(()) => savepoint.commit().await.map_err(|e| store(&e))?,
+                Err(e) => {
+                    tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
+                    savepoint.rollback().await.map_err(|e| store(&e))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| store(&e))?;
+        for e in &committed {
+            ctx.aggregate.apply(e.payload.clone());
+        }
+        ctx.current_sequence += committed.len();
         Ok(Executed {
             events: committed,
             current: Current { order_no, ctx },
@@ -220,8 +266,16 @@ impl OrderStore {
         meta: &EventMeta,
     ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
         let current = self.current(order_no).await?;
-        Ok(self.try_execute(current, command, meta).await?.events)
+        Ok(self.try_execute(current, command, meta, Views::Left).await?.events)
     }
+}
+
+/// Whether a commit brings the order's views along (always, but for the tests that show what a
+/// crash between the two would leave).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Views {
+    Refreshed,
+    Left,
 }
 
 /// An order as loaded, or as the last command left it: what the next command decides on.
