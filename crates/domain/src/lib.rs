@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod buyer;
+pub mod delivery;
 pub mod ids;
 pub mod matching;
 pub mod money;

@@ -4,7 +4,7 @@
 //! so a test fake or a self-hosted relay can stand in), an app chat is `wecom-app:<chatid>`, an XGJ
 //! callback is the order's `notify_url`, and a demo target is `mock://<name>` (recorded, never sent).
 
-use serde::{Deserialize, Serialize};
+pub use crate::delivery::Channel;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,8 @@ pub struct TargetError(pub String);
 
 impl Target {
     /// Parses a configured target. `xgj_callback` says whether an `http(s)://` URL is an XGJ
-    /// callback (the order's `notify_url`) rather than a WeCom robot webhook.
+    /// callback (an order's or a goods subscriber's `notify_url`) rather than a WeCom robot
+    /// webhook; both follow the same URL rules.
     pub fn parse(s: &str, xgj_callback: bool) -> Result<Self, TargetError> {
         let s = s.trim();
         if let Some(name) = s.strip_prefix("mock://") {
@@ -38,13 +39,12 @@ impl Target {
         }
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("https://") || lower.starts_with("http://") {
+            // The same outbound rules for every URL we call: https (http only to loopback, for
+            // local fakes), no credentials, a sane host; checked before any connection is made.
+            outbound_url(s).map_err(TargetError)?;
             if xgj_callback {
-                if s.len() > 2048 || s.contains(char::is_whitespace) {
-                    return Err(TargetError("回调地址无效".into()));
-                }
                 return Ok(Target::XgjCallback { url: s.into() });
             }
-            webhook_url(s).map_err(TargetError)?;
             return Ok(Target::WecomRobot { url: s.into() });
         }
         Err(TargetError(
@@ -152,30 +152,9 @@ impl AllowedTargets {
     }
 }
 
-/// The channel of a target, as the delivery rows name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    WecomBot,
-    WecomApp,
-    XgjNotify,
-    Mock,
-}
-
-impl Channel {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Channel::WecomBot => "wecom_bot",
-            Channel::WecomApp => "wecom_app",
-            Channel::XgjNotify => "xgj_notify",
-            Channel::Mock => "mock",
-        }
-    }
-}
-
-/// A robot webhook URL: `https://`, or plain `http://` to a loopback host only (local fakes and
+/// An outbound URL (robot webhook or XGJ callback): `https://`, or plain `http://` to a loopback host only (local fakes and
 /// relays); no credentials in the authority, a sane host and port, at most 2048 characters.
-fn webhook_url(s: &str) -> Result<(), String> {
+fn outbound_url(s: &str) -> Result<(), String> {
     if s.len() > 2048 {
         return Err("目标最长 2048 个字符".into());
     }
@@ -275,6 +254,15 @@ mod tests {
             Channel::XgjNotify
         );
         assert!(Target::parse("http://127.0.0.1:9000/cgi-bin/webhook/send?key=k", false).is_ok());
+        assert!(Target::parse("http://127.0.0.1:9000/goods/notify", true).is_ok());
+        for bad in [
+            "http://10.0.0.8/notify",
+            "http://open.goofish.pro/cb",
+            "https://u:p@open.goofish.pro/cb",
+            "https://open.goofish.pro/c b",
+        ] {
+            assert!(Target::parse(bad, true).is_err(), "{bad}");
+        }
         for bad in [
             "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
             "https://user:pw@example.com/x",

@@ -548,7 +548,7 @@ async fn an_xgj_callback_carries_a_valid_six_field_sign_and_code_0_is_success() 
         url: format!("{}/api/open/callback/virtual/order/notify/tok123?biz=1", server.uri()),
     };
     let ok = senders()
-        .send(&target, &Message::XgjOrderResult(order_result()))
+        .send(&target, &Message::XgjCallback(order_result()))
         .await
         .unwrap();
     assert_eq!(ok.detail, "xgj: code 0 OK");
@@ -574,13 +574,13 @@ async fn an_xgj_code_other_than_0_or_a_5xx_is_retryable() {
         url: format!("{}{p}", server.uri()),
     };
     let err = s
-        .send(&to("/cb/a"), &Message::XgjOrderResult(order_result()))
+        .send(&to("/cb/a"), &Message::XgjCallback(order_result()))
         .await
         .unwrap_err();
     assert_error(&err, ErrorClass::Retryable, "XGJ_401");
     assert_eq!(err.message, "签名错误");
     let err = s
-        .send(&to("/cb/b"), &Message::XgjOrderResult(order_result()))
+        .send(&to("/cb/b"), &Message::XgjCallback(order_result()))
         .await
         .unwrap_err();
     assert_error(&err, ErrorClass::Retryable, "HTTP_502");
@@ -599,13 +599,10 @@ async fn a_message_the_target_cannot_take_is_unsupported() {
     let bot = Target::WecomRobot {
         url: "http://127.0.0.1:9/cgi-bin/webhook/send?key=k".into(),
     };
-    let err = s
-        .send(&bot, &Message::XgjOrderResult(order_result()))
-        .await
-        .unwrap_err();
+    let err = s.send(&bot, &Message::XgjCallback(order_result())).await.unwrap_err();
     assert_error(&err, ErrorClass::Permanent, "UNSUPPORTED_MESSAGE");
     let err = s
-        .send(&chat(), &Message::XgjOrderResult(order_result()))
+        .send(&chat(), &Message::XgjCallback(order_result()))
         .await
         .unwrap_err();
     assert_error(&err, ErrorClass::Permanent, "UNSUPPORTED_MESSAGE");
@@ -642,10 +639,7 @@ async fn a_200_that_is_not_the_promised_json_is_a_retryable_bad_response() {
     let xgj = Target::XgjCallback {
         url: format!("{}/cb/html", server.uri()),
     };
-    let err = s
-        .send(&xgj, &Message::XgjOrderResult(order_result()))
-        .await
-        .unwrap_err();
+    let err = s.send(&xgj, &Message::XgjCallback(order_result())).await.unwrap_err();
     assert_error(&err, ErrorClass::Retryable, "BAD_RESPONSE");
     let err = s.send(&robot(&server), &Message::Text("hi".into())).await.unwrap_err();
     assert_error(&err, ErrorClass::Retryable, "BAD_RESPONSE");

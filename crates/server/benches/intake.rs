@@ -203,9 +203,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let running = xyt_server::app::start(config, TcpListener::bind("127.0.0.1:0")?).await?;
     let pool = running.state.pool.clone();
-    for g in xyt_server::demo::demo_goods() {
-        xyt_store::goods::upsert(&pool, &g).await?;
-    }
+    xyt_store::config_centre::load_demo_goods(&pool).await?;
     let base = format!("http://{}", running.addr);
     let client = XgjSupplyClient::new(format!("{base}/xgj"), creds());
     let (_, key) = xyt_server::auth::accounts::create_key(&pool, "bench", "bench", "auditor").await?;

@@ -22,6 +22,7 @@ pub struct Running {
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     pub catch_up: tokio::task::JoinHandle<()>,
     pub deliveries: tokio::task::JoinHandle<()>,
+    pub config_listener: tokio::task::JoinHandle<()>,
     pub state: web::Data<AppState>,
 }
 
@@ -29,6 +30,7 @@ impl Running {
     pub async fn stop(self) {
         self.catch_up.abort();
         self.deliveries.abort();
+        self.config_listener.abort();
         self.handle.stop(true).await;
         let _ = self.server.await;
     }
@@ -42,8 +44,11 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         Arc::new(xyt_integrations::files::LocalFileStore::new(config.file_dir.clone()));
     let ocr: Arc<dyn xyt_integrations::ocr::OcrEngine> =
         Arc::from(xyt_integrations::ocr::engine_from_name(&config.ocr_engine).map_err(anyhow::Error::msg)?);
+    let config_cache = xyt_store::config_centre::cache::ConfigCache::new(pool.clone());
+    let config_listener = config_cache.spawn_listener();
     let pipeline = Arc::new(crate::pipeline::Pipeline {
         pool: pool.clone(),
+        config_cache: config_cache.clone(),
         orders: orders.clone(),
         files: files.clone(),
         ocr,
@@ -89,6 +94,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let state = web::Data::new(AppState {
         service,
         pool,
+        config_cache,
         orders,
         config: Arc::new(config),
         public_limiter,
@@ -160,6 +166,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         server,
         catch_up,
         deliveries: deliveries_task,
+        config_listener,
         state,
     })
 }

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
+use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus};
 use xyt_domain::order::{DeliveryAttempted, EventMeta, OrderCommand, OrderError};
-use xyt_domain::target::{Channel, Target};
+use xyt_domain::target::Target;
 use xyt_domain::OrderNo;
 use xyt_integrations::notify::{ErrorClass, Message, SendError, Sender};
-use xyt_store::deliveries::{self, DeliveryRow, Outcome, Reservation};
+use xyt_store::deliveries::{self, DeliveryRow, Outcome, Reservation, StoredChannel};
 use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
 use xyt_store::PgPool;
 
@@ -82,7 +83,8 @@ impl DeliveryWorker {
 
     /// Sends a claimed delivery once.
     pub async fn process(&self, row: DeliveryRow) -> anyhow::Result<()> {
-        let per_minute = (row.channel == Channel::WecomBot.as_str()).then_some(self.config.robot_per_minute);
+        let per_minute =
+            (row.channel == StoredChannel::Target(Channel::WecomBot)).then_some(self.config.robot_per_minute);
         let (attempt_id, attempt) = match deliveries::reserve_attempt(&self.pool, &row, per_minute).await? {
             Reservation::Deferred(until) => {
                 tracing::info!(delivery = %row.id, %until, "robot budget spent for this minute; deferred");
@@ -90,7 +92,7 @@ impl DeliveryWorker {
             }
             Reservation::Reserved { attempt_id, attempt } => (attempt_id, attempt),
         };
-        let result = match Target::parse(&row.target, row.kind == "user_notify") {
+        let result = match Target::parse(&row.target, row.kind.targets_xgj()) {
             // A robot URL stored before the WeCom-only rule (or with another base) is never called.
             Ok(target @ Target::WecomRobot { .. }) if !self.targets.allows(&target) => Err(SendError {
                 class: ErrorClass::Permanent,
@@ -109,7 +111,7 @@ impl DeliveryWorker {
         let next;
         let outcome = match &result {
             Ok(ok) => Outcome {
-                status: "sent",
+                status: DeliveryStatus::Sent,
                 error_code: None,
                 error_message: None,
                 error_hint: None,
@@ -120,7 +122,11 @@ impl DeliveryWorker {
                 let last = e.class == ErrorClass::Permanent || attempt >= row.max_attempts;
                 next = (!last).then(|| Utc::now() + backoff(&self.config, attempt));
                 Outcome {
-                    status: if last { "failed_permanent" } else { "failed_retryable" },
+                    status: if last {
+                        DeliveryStatus::FailedPermanent
+                    } else {
+                        DeliveryStatus::FailedRetryable
+                    },
                     error_code: Some(&e.code),
                     error_message: Some(&e.message),
                     error_hint: e.hint.as_deref(),
@@ -133,12 +139,12 @@ impl DeliveryWorker {
         xyt_store::metrics::inc(
             "xyt_delivery_attempts_total",
             "Delivery attempts by outcome",
-            &[("outcome", outcome.status), ("type", row.kind.as_str())],
+            &[("outcome", outcome.status.as_str()), ("type", row.kind.as_str())],
         );
         match &result {
             Ok(_) => tracing::info!(delivery = %row.id, kind = %row.kind, attempt, "delivery sent"),
             Err(e) => {
-                tracing::warn!(delivery = %row.id, kind = %row.kind, attempt, code = %e.code, status = outcome.status, "delivery failed")
+                tracing::warn!(delivery = %row.id, kind = %row.kind, attempt, code = %e.code, status = outcome.status.as_str(), "delivery failed")
             }
         }
         self.record_outcomes(Some(attempt_id)).await
@@ -147,7 +153,8 @@ impl DeliveryWorker {
     /// Appends finished attempts' outcomes to their orders' streams.
     pub async fn record_outcomes(&self, only: Option<i64>) -> anyhow::Result<()> {
         for a in deliveries::unrecorded_attempts(&self.pool, only, 100).await? {
-            let Ok(order_no) = OrderNo::parse(&a.order_no) else {
+            // A goods change has no order, so no stream to record on.
+            let Some(order_no) = a.order_no.as_deref().and_then(|o| OrderNo::parse(o).ok()) else {
                 deliveries::mark_recorded(&self.pool, a.attempt_id).await?;
                 continue;
             };
@@ -156,17 +163,17 @@ impl DeliveryWorker {
                 delivery_id: a.delivery_id.to_string(),
                 attempt_id: a.attempt_id,
                 attempt: a.attempt,
-                notification_type: a.kind.clone(),
-                notification_channel: a.channel.clone(),
+                notification_type: a.kind.as_str().to_string(),
+                notification_channel: a.channel.as_str().to_string(),
                 notification_target: a.target_display.clone(),
                 message_text: a.message_text.clone(),
-                delivery_status: a.delivery_status.clone(),
+                delivery_status: a.delivery_status.as_str().to_string(),
                 reason: extra("reason"),
                 paid_amount: extra("paidAmount"),
                 settlement_amount: extra("settlementAmount"),
                 target_group_id: extra("targetGroupId"),
             };
-            let sent = a.outcome == "sent";
+            let sent = a.outcome == DeliveryStatus::Sent;
             let meta = EventMeta {
                 source: "system".into(),
                 result: if sent { "accepted" } else { "rejected" }.into(),
@@ -197,16 +204,14 @@ impl DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    /// The text, then (for a push to the agent) the payment proof image.
+    /// The message (text, or an XGJ callback's JSON body), then (for a push to the agent) the
+    /// payment proof image.
     async fn send_all(
         &self,
         target: &Target,
         row: &DeliveryRow,
     ) -> Result<xyt_integrations::notify::SendOk, SendError> {
-        let sent = self
-            .sender
-            .send(target, &Message::Text(row.message_text.clone()))
-            .await?;
+        let sent = self.sender.send(target, &message_of(row)?).await?;
         let Some(sha) = row.extra.get("proofSha256").and_then(|v| v.as_str()) else {
             return Ok(sent);
         };
@@ -225,6 +230,19 @@ impl DeliveryWorker {
         Ok(xyt_integrations::notify::SendOk {
             detail: format!("{}; image: {}", sent.detail, image.detail),
         })
+    }
+}
+
+/// What a delivery sends: XGJ callbacks carry their JSON body as the message text.
+fn message_of(row: &DeliveryRow) -> Result<Message, SendError> {
+    match row.kind {
+        DeliveryKind::UserNotify | DeliveryKind::GoodsChange => serde_json::from_str(&row.message_text)
+            .map(Message::XgjCallback)
+            .map_err(|e| SendError::permanent("INVALID_BODY", format!("callback body is not JSON: {e}"), None)),
+        DeliveryKind::PriceException
+        | DeliveryKind::UserFormGroupPush
+        | DeliveryKind::OrderPush
+        | DeliveryKind::RefundAlert => Ok(Message::Text(row.message_text.clone())),
     }
 }
 

@@ -5,7 +5,6 @@
 use chrono::Utc;
 use serde_json::json;
 use xyt_integrations::xgj::XgjSupplyClient;
-use xyt_store::goods::{self, NewGoods};
 use xyt_store::PgPool;
 
 /// The seed order's XGJ payload, exactly as logged by the system we replace.
@@ -36,21 +35,6 @@ pub fn purchase(order_no: &str, goods_no: &str, quantity: i64) -> serde_json::Va
     })
 }
 
-pub fn demo_goods() -> Vec<NewGoods> {
-    let g = |no: &str, label: &str, price_cent: i64| NewGoods {
-        goods_no: no.into(),
-        goods_name: no.into(),
-        ticket_type: "初级道 3 小时".into(),
-        season_label: label.into(),
-        price_cent,
-    };
-    vec![
-        g("初级道 3 小时-淡季", "淡季", 320),
-        g("初级道 3 小时-平季", "平季", 45000),
-        g("初级道 3 小时-旺季", "旺季", 52000),
-    ]
-}
-
 pub async fn is_empty(pool: &PgPool) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM goods) AND NOT EXISTS (SELECT 1 FROM events)")
         .fetch_one(pool)
@@ -78,15 +62,11 @@ pub async fn ensure_admin(pool: &PgPool) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// The demo goods and the whole demo config (ticket type, prices 380/426/498, the season
-/// calendar, a 180-day horizon, one active QR code, a mock agent group and price-alert target).
-pub async fn load_goods(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let qr = xyt_integrations::ocr::png_with_ocr_text(240, 240, "演示收款码");
-    xyt_store::config_centre::load_demo(pool, &qr).await?;
-    for g in demo_goods() {
-        goods::upsert(pool, &g).await?;
-    }
-    Ok(())
+/// The whole demo config through the one loader ([`xyt_store::config_centre::load_demo`]), with
+/// a QR code image that the mock OCR reads as 演示收款码.
+pub async fn load_config(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let qr = xyt_integrations::ocr::png_with_ocr_text(240, 240, xyt_store::config_centre::DEMO_QR_LABEL);
+    xyt_store::config_centre::load_demo(pool, Some(&qr)).await
 }
 
 /// Sends the demo orders through the gateway at `client`'s base URL.

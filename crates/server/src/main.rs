@@ -426,7 +426,7 @@ async fn main() -> anyhow::Result<()> {
             let running = app::start(config, listener).await?;
             let base = format!("http://{}", running.addr);
             if with_demo && demo::is_empty(&running.state.pool).await? {
-                demo::load_goods(&running.state.pool).await?;
+                demo::load_config(&running.state.pool).await?;
                 demo::send_orders(&XgjSupplyClient::new(format!("{base}/xgj"), creds)).await?;
                 println!("demo config and orders loaded");
             }

@@ -154,7 +154,7 @@ impl OrderService {
 
     /// Sends now the delivery of `kind` that the command's first event created, rather than at
     /// the worker's next poll, and waits for a worker that took it first.
-    pub async fn send_now(&self, ran: &Ran, kind: &str) -> Result<(), ServiceError> {
+    pub async fn send_now(&self, ran: &Ran, kind: xyt_domain::delivery::DeliveryKind) -> Result<(), ServiceError> {
         let Some(seq) = ran.events.first().map(|e| e.sequence as i64) else {
             return Ok(());
         };

@@ -9,11 +9,13 @@ use chrono::Utc;
 use xyt_domain::order::{EventMeta, OrderCommand, OrderError, OrderStatus, UserNotification};
 use xyt_domain::pricing::{check_price, PriceCheckInput};
 use xyt_domain::OrderNo;
+use xyt_store::config_centre::cache::ConfigCache;
 use xyt_store::orders::{Current, ExecuteError, OnConflict, OrderStore};
-use xyt_store::{config, PgPool};
+use xyt_store::PgPool;
 
 pub struct Pipeline {
     pub pool: PgPool,
+    pub config_cache: Arc<ConfigCache>,
     pub orders: Arc<OrderStore>,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub ocr: Arc<dyn xyt_integrations::ocr::OcrEngine>,
@@ -107,10 +109,10 @@ impl Pipeline {
             let Some(form) = order.form.clone().filter(|_| order.price_check_pending) else {
                 return Ok(current);
             };
-            let calendar = config::season_calendar(&self.pool).await?;
+            let calendar = self.config_cache.season_calendar().await?;
             let season_type = calendar.season_for(form.play_date);
             let settlement_amount = match &order.ticket_type {
-                Some(t) => config::settlement_amount(&self.pool, t, season_type).await?,
+                Some(t) => self.config_cache.settlement_amount(t, season_type).await?,
                 None => None,
             };
             let check = check_price(PriceCheckInput {
@@ -118,7 +120,7 @@ impl Pipeline {
                 ticket_type: order.ticket_type.clone(),
                 goods_season_label: order.season_label.clone(),
                 paid_amount: order.paid_amount,
-                fee_rate: config::fee_rate(&self.pool).await?,
+                fee_rate: self.config_cache.fee_rate().await?,
                 season_type,
                 settlement_amount,
             });

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use xyt_store::config_centre::cache::ConfigCache;
 use xyt_store::orders::OrderStore;
 use xyt_store::PgPool;
 
@@ -8,6 +9,8 @@ use crate::config::Config;
 /// Shared by every handler.
 pub struct AppState {
     pub pool: PgPool,
+    /// The config reads on the order path, from memory while fresh.
+    pub config_cache: Arc<ConfigCache>,
     pub orders: Arc<OrderStore>,
     pub public_limiter: crate::rate_limit::RateLimiter,
     pub delivery_worker: Arc<crate::delivery_worker::DeliveryWorker>,

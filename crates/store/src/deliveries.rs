@@ -12,32 +12,60 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub const TYPES: [&str; 5] = [
-    "price_exception",
-    "user_form_group_push",
-    "order_push",
-    "user_notify",
-    "refund_alert",
-];
-pub const STATUSES: [&str; 5] = ["pending", "sending", "sent", "failed_retryable", "failed_permanent"];
+pub use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus};
 
 /// A delivery as the worker sees it (with the real target).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub id: Uuid,
-    pub order_no: String,
+    /// `None` for a delivery about a goods (see `goods_no`).
+    pub order_no: Option<String>,
+    pub goods_no: Option<String>,
     pub source_sequence: i64,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub channel: String,
+    #[sqlx(rename = "type", try_from = "String")]
+    pub kind: DeliveryKind,
+    /// `None` when the delivery was created without a usable target (`none`, `unknown`).
+    #[sqlx(try_from = "String")]
+    pub channel: StoredChannel,
     pub target: String,
     pub target_display: String,
     pub message_text: String,
     pub extra: serde_json::Value,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub max_attempts: i32,
+}
+
+/// A delivery's channel as stored: a target's channel, or why it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredChannel {
+    Target(Channel),
+    /// No target was configured when the delivery was created.
+    Unconfigured,
+    /// The configured target did not parse.
+    Invalid,
+}
+
+impl StoredChannel {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StoredChannel::Target(c) => c.as_str(),
+            StoredChannel::Unconfigured => "none",
+            StoredChannel::Invalid => "unknown",
+        }
+    }
+}
+
+impl TryFrom<String> for StoredChannel {
+    type Error = xyt_domain::delivery::UnknownValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "none" => Ok(StoredChannel::Unconfigured),
+            "unknown" => Ok(StoredChannel::Invalid),
+            other => other.parse().map(StoredChannel::Target),
+        }
+    }
 }
 
 /// One attempt as the API shows it.
@@ -62,11 +90,15 @@ pub struct AttemptView {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub id: Uuid,
-    pub order_no: String,
-    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`.
+    /// The order the delivery belongs to; absent for a goods-change notice to XGJ.
+    pub order_no: Option<String>,
+    /// The goods a `goods_change` delivery is about; absent for an order's delivery.
+    pub goods_no: Option<String>,
+    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`, `refund_alert`,
+    /// `goods_change`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`.
+    /// `wecom_bot`, `wecom_app`, `xgj_notify`, `mock` (`none`/`unknown` when no usable target).
     pub channel: String,
     /// The target, a robot's key masked.
     pub target: String,
@@ -89,14 +121,17 @@ pub struct DeliveryView {
 #[derive(sqlx::FromRow)]
 struct ViewRow {
     id: Uuid,
-    order_no: String,
-    #[sqlx(rename = "type")]
-    kind: String,
-    channel: String,
+    order_no: Option<String>,
+    goods_no: Option<String>,
+    #[sqlx(rename = "type", try_from = "String")]
+    kind: DeliveryKind,
+    #[sqlx(try_from = "String")]
+    channel: StoredChannel,
     target_display: String,
     message_text: String,
     message_text_masked: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: DeliveryStatus,
     attempts: i32,
     max_attempts: i32,
     next_attempt_at: DateTime<Utc>,
@@ -108,7 +143,7 @@ struct ViewRow {
 }
 
 const VIEW_COLS: &str =
-    "id, order_no, type, channel, target_display, message_text, message_text_masked, status, attempts,
+    "id, order_no, goods_no, type, channel, target_display, message_text, message_text_masked, status, attempts,
     max_attempts, next_attempt_at, last_error_code, last_error_message, last_error_hint, created_at, updated_at";
 
 async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec<DeliveryView>, sqlx::Error> {
@@ -129,7 +164,7 @@ async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec
     Ok(rows
         .into_iter()
         .map(|r| {
-            let waiting = matches!(r.status.as_str(), "pending" | "failed_retryable");
+            let waiting = r.status.is_waiting();
             DeliveryView {
                 attempts: attempts
                     .iter()
@@ -138,11 +173,12 @@ async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec
                     .collect(),
                 id: r.id,
                 order_no: r.order_no,
-                kind: r.kind,
-                channel: r.channel,
+                goods_no: r.goods_no,
+                kind: r.kind.as_str().to_string(),
+                channel: r.channel.as_str().to_string(),
                 target: r.target_display,
                 message_text: if masked { r.message_text_masked } else { r.message_text },
-                status: r.status,
+                status: r.status.as_str().to_string(),
                 retry_count: (r.attempts - 1).max(0),
                 max_attempts: r.max_attempts,
                 next_attempt_at: waiting.then_some(r.next_attempt_at),
@@ -156,13 +192,16 @@ async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec
         .collect())
 }
 
-/// A new delivery, as the projection derives it from an event.
+/// A new delivery, as the projection derives it from an event (or a goods change calls for).
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub order_no: String,
+    /// Exactly one of `order_no` and `goods_no`.
+    pub order_no: Option<String>,
+    pub goods_no: Option<String>,
+    /// The event's sequence (0 for a goods change: it has no stream).
     pub source_sequence: i64,
-    pub kind: &'static str,
-    pub channel: String,
+    pub kind: DeliveryKind,
+    pub channel: StoredChannel,
     pub target: String,
     pub target_display: String,
     pub message_text: String,
@@ -176,26 +215,28 @@ pub struct NewDelivery {
 
 pub async fn create(tx: &mut sqlx::Transaction<'_, Postgres>, d: &NewDelivery) -> Result<bool, sqlx::Error> {
     let (status, code, message, hint) = match &d.unsendable {
-        None => ("pending", None, None, None),
-        Some((c, m, h)) => ("failed_permanent", Some(c), Some(m), Some(h)),
+        None => (DeliveryStatus::Pending, None, None, None),
+        Some((c, m, h)) => (DeliveryStatus::FailedPermanent, Some(c), Some(m), Some(h)),
     };
     let r = sqlx::query(
-        "INSERT INTO deliveries (id, order_no, source_sequence, type, channel, target, target_display, message_text,
-           message_text_masked, extra, status, max_attempts, last_error_code, last_error_message, last_error_hint)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+        "INSERT INTO deliveries (id, order_no, goods_no, source_sequence, type, channel, target, target_display,
+           message_text, message_text_masked, extra, status, max_attempts, last_error_code, last_error_message,
+           last_error_hint)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
          ON CONFLICT (order_no, source_sequence, type) DO NOTHING",
     )
     .bind(Uuid::new_v4())
     .bind(&d.order_no)
+    .bind(&d.goods_no)
     .bind(d.source_sequence)
-    .bind(d.kind)
-    .bind(&d.channel)
+    .bind(d.kind.as_str())
+    .bind(d.channel.as_str())
     .bind(&d.target)
     .bind(&d.target_display)
     .bind(&d.message_text)
     .bind(&d.message_text_masked)
     .bind(&d.extra)
-    .bind(status)
+    .bind(status.as_str())
     .bind(d.max_attempts)
     .bind(code)
     .bind(message)
@@ -206,7 +247,7 @@ pub async fn create(tx: &mut sqlx::Transaction<'_, Postgres>, d: &NewDelivery) -
 }
 
 const ROW_COLS: &str =
-    "id, order_no, source_sequence, type, channel, target, target_display, message_text, extra, status,
+    "id, order_no, goods_no, source_sequence, type, channel, target, target_display, message_text, extra, status,
     attempts, max_attempts";
 
 /// Claims due deliveries (and ones whose sender died mid-send after its lease ran out).
@@ -307,8 +348,8 @@ pub async fn reserve_attempt(
 }
 
 pub struct Outcome<'a> {
-    /// `sent`, `failed_retryable`, `failed_permanent`.
-    pub status: &'a str,
+    /// `Sent`, `FailedRetryable` or `FailedPermanent`.
+    pub status: DeliveryStatus,
     pub error_code: Option<&'a str>,
     pub error_message: Option<&'a str>,
     pub error_hint: Option<&'a str>,
@@ -328,7 +369,7 @@ pub async fn finish_attempt(
          WHERE id = $1",
     )
     .bind(attempt_id)
-    .bind(o.status)
+    .bind(o.status.as_str())
     .bind(o.error_code)
     .bind(o.error_message)
     .bind(o.detail)
@@ -343,7 +384,7 @@ pub async fn finish_attempt(
          WHERE id = $1",
     )
     .bind(delivery_id)
-    .bind(o.status)
+    .bind(o.status.as_str())
     .bind(o.next_attempt_at)
     .bind(o.error_code)
     .bind(o.error_message)
@@ -359,20 +400,24 @@ pub struct UnrecordedAttempt {
     pub attempt_id: i64,
     pub attempt: i32,
     pub delivery_id: Uuid,
-    pub order_no: String,
-    #[sqlx(rename = "type")]
-    pub kind: String,
-    pub channel: String,
+    /// `None` for a goods change: its outcome has no stream to go on.
+    pub order_no: Option<String>,
+    #[sqlx(rename = "type", try_from = "String")]
+    pub kind: DeliveryKind,
+    #[sqlx(try_from = "String")]
+    pub channel: StoredChannel,
     pub target_display: String,
     pub message_text: String,
     pub extra: serde_json::Value,
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub outcome: DeliveryStatus,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// The delivery's status right after this attempt (its latest, if this is its last attempt).
-    pub delivery_status: String,
+    #[sqlx(try_from = "String")]
+    pub delivery_status: DeliveryStatus,
 }
 
 pub async fn unrecorded_attempts(
@@ -430,9 +475,9 @@ pub async fn for_order(pool: &PgPool, order_no: &str) -> Result<Vec<DeliveryView
 
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
-    pub channel: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    pub channel: Option<Channel>,
+    pub kind: Option<DeliveryKind>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     pub limit: i64,
@@ -455,13 +500,13 @@ pub fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
 pub async fn list(pool: &PgPool, f: &ListFilter) -> Result<(Vec<DeliveryView>, Option<String>), sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {VIEW_COLS} FROM deliveries WHERE true"));
     if let Some(s) = &f.status {
-        q.push(" AND status = ").push_bind(s.clone());
+        q.push(" AND status = ").push_bind(s.as_str());
     }
     if let Some(c) = &f.channel {
-        q.push(" AND channel = ").push_bind(c.clone());
+        q.push(" AND channel = ").push_bind(c.as_str());
     }
     if let Some(k) = &f.kind {
-        q.push(" AND type = ").push_bind(k.clone());
+        q.push(" AND type = ").push_bind(k.as_str());
     }
     if let Some(t) = f.created_from {
         q.push(" AND created_at >= ").push_bind(t);
@@ -491,7 +536,7 @@ pub async fn list(pool: &PgPool, f: &ListFilter) -> Result<(Vec<DeliveryView>, O
 pub enum ResendError {
     NotFound,
     /// Already waiting to be sent or being sent: a second click changes nothing.
-    AlreadyQueued(String),
+    AlreadyQueued(DeliveryStatus),
     /// The delivery was resent `MAX_RESENDS` times already.
     TooManyResends(i32),
     Db(sqlx::Error),
@@ -511,7 +556,7 @@ pub const MAX_RESENDS: i32 = 10;
 pub async fn queue_resend(
     pool: &PgPool,
     id: Uuid,
-    new_target: Option<(&str, &str, &str)>,
+    new_target: Option<(&str, &str, Channel)>,
 ) -> Result<DeliveryRow, ResendError> {
     let mut tx = pool.begin().await?;
     let before: DeliveryRow = sqlx::query_as(&format!("SELECT {ROW_COLS} FROM deliveries WHERE id = $1 FOR UPDATE"))
@@ -519,7 +564,7 @@ pub async fn queue_resend(
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(ResendError::NotFound)?;
-    if before.status == "pending" || before.status == "sending" {
+    if before.status.is_queued() {
         return Err(ResendError::AlreadyQueued(before.status));
     }
     let resends: i32 = sqlx::query_scalar("SELECT resends FROM deliveries WHERE id = $1")
@@ -529,11 +574,14 @@ pub async fn queue_resend(
     if resends >= MAX_RESENDS {
         return Err(ResendError::TooManyResends(resends));
     }
-    let (target, display, channel) = new_target.unwrap_or((
-        before.target.as_str(),
-        before.target_display.as_str(),
-        before.channel.as_str(),
-    ));
+    let (target, display, channel) = match new_target {
+        Some((t, d, c)) => (t, d, c.as_str()),
+        None => (
+            before.target.as_str(),
+            before.target_display.as_str(),
+            before.channel.as_str(),
+        ),
+    };
     sqlx::query(
         "UPDATE deliveries SET target = $2, target_display = $3, channel = $4, status = 'pending', next_attempt_at = now(),
            max_attempts = GREATEST(max_attempts, attempts + 1), resends = resends + 1, updated_at = now() WHERE id = $1",
@@ -587,12 +635,12 @@ pub async fn created_by(
     pool: &PgPool,
     order_no: &str,
     source_sequence: i64,
-    kind: &str,
+    kind: xyt_domain::delivery::DeliveryKind,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM deliveries WHERE order_no = $1 AND source_sequence = $2 AND type = $3")
         .bind(order_no)
         .bind(source_sequence)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_optional(pool)
         .await
 }

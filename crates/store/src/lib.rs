@@ -8,12 +8,11 @@
 
 pub mod access;
 pub mod chain;
-pub mod config;
 pub mod config_centre;
 pub mod db;
 pub mod deliveries;
 pub mod erp;
-pub mod goods;
+pub mod goods_sync;
 pub mod intake;
 pub mod metrics;
 pub mod orders;

@@ -19,7 +19,7 @@ use sqlx::{PgPool, Row};
 use xyt_domain::order::{EventMeta, Order, OrderEvent};
 use xyt_domain::personal::{mask_name, mask_phone};
 
-use crate::deliveries::{self, NewDelivery};
+use crate::deliveries::{self, DeliveryKind, NewDelivery, StoredChannel};
 use crate::views::{LatestRecord, MetaFacts, OrderDetail};
 use xyt_domain::order::messages;
 use xyt_domain::pricing::SeasonCalendar;
@@ -73,13 +73,13 @@ fn target_of(
     kind: &'static str,
     configured: Option<String>,
     what: &str,
-) -> (String, String, String, Option<(String, String, String)>) {
+) -> (String, String, StoredChannel, Option<(String, String, String)>) {
     match configured.as_deref().map(|t| (t, Target::parse(t, false))) {
-        Some((raw, Ok(t))) => (raw.to_string(), t.display(), t.channel().as_str().to_string(), None),
+        Some((raw, Ok(t))) => (raw.to_string(), t.display(), StoredChannel::Target(t.channel()), None),
         Some((raw, Err(e))) => (
             raw.to_string(),
             raw.to_string(),
-            "unknown".into(),
+            StoredChannel::Invalid,
             Some((
                 "INVALID_TARGET".into(),
                 e.0,
@@ -89,7 +89,7 @@ fn target_of(
         None => (
             String::new(),
             "-".into(),
-            "none".into(),
+            StoredChannel::Unconfigured,
             Some((
                 "NO_TARGET".into(),
                 format!("没有启用的{what}({kind})"),
@@ -120,9 +120,10 @@ async fn deliveries_called_for(
             let (target, display, channel, unsendable) = target_of("price_alert", configured, "价格异常提醒目标");
             let text = messages::price_exception_text(&order_no);
             Ok(vec![NewDelivery {
-                order_no,
+                order_no: Some(order_no),
+                goods_no: None,
                 source_sequence: sequence,
-                kind: "price_exception",
+                kind: DeliveryKind::PriceException,
                 channel,
                 target,
                 target_display: display,
@@ -164,9 +165,10 @@ async fn deliveries_called_for(
                 return Ok(vec![]);
             };
             Ok(vec![NewDelivery {
-                order_no,
+                order_no: Some(order_no),
+                goods_no: None,
                 source_sequence: sequence,
-                kind: "user_form_group_push",
+                kind: DeliveryKind::UserFormGroupPush,
                 channel,
                 target,
                 target_display: display,
@@ -185,9 +187,10 @@ async fn deliveries_called_for(
             let (target, display, channel, unsendable) = target_of("agent_group", group, "代理群");
             let masked = messages::order_push_text(order, true).unwrap_or_else(|| r.message_text.clone());
             Ok(vec![NewDelivery {
-                order_no,
+                order_no: Some(order_no),
+                goods_no: None,
                 source_sequence: sequence,
-                kind: "order_push",
+                kind: DeliveryKind::OrderPush,
                 channel,
                 target,
                 target_display: display,
@@ -210,9 +213,10 @@ async fn deliveries_called_for(
             let (target, display, channel, unsendable) = target_of("price_alert", configured, "运营提醒目标");
             let text = messages::refund_alert_text(&order_no, a.refund_amount_cent, &a.refund_reason);
             Ok(vec![NewDelivery {
-                order_no,
+                order_no: Some(order_no),
+                goods_no: None,
                 source_sequence: sequence,
-                kind: "refund_alert",
+                kind: DeliveryKind::RefundAlert,
                 channel,
                 target,
                 target_display: display,
@@ -479,7 +483,7 @@ async fn fold(
         if let Some(event) = calls_for {
             for d in deliveries_called_for(tx, order, e.sequence, &event).await? {
                 if deliveries::create(tx, &d).await? {
-                    tracing::info!(order_no, kind = d.kind, target = %d.target_display, "delivery created");
+                    tracing::info!(order_no, kind = d.kind.as_str(), target = %d.target_display, "delivery created");
                 }
             }
         }

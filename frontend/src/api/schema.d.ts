@@ -985,6 +985,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/xgj/goofish/goods/change/subscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 订阅商品变更: remembers (goods or every goods, notify_url, token); a repeat changes nothing
+         *     but the token and is answered the same.
+         */
+        post: operations["xgjGoodsSubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/xgj/goofish/goods/change/subscribe/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 订阅列表: a page of the subscriptions (only the goods' when `goods_no` is given). */
+        post: operations["xgjGoodsSubscribeList"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/xgj/goofish/goods/change/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 取消订阅: ends the goods' (or, without `goods_no`, the every-goods) subscriptions, only the
+         *     one to `notify_url` when given. A repeat is answered the same.
+         */
+        post: operations["xgjGoodsUnsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/xgj/goofish/goods/detail": {
         parameters: {
             query?: never;
@@ -1309,10 +1366,12 @@ export interface components {
         /** @description A delivery as the API shows it (通知投递). */
         DeliveryView: {
             attempts: components["schemas"]["AttemptView"][];
-            /** @description `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`. */
+            /** @description `wecom_bot`, `wecom_app`, `xgj_notify`, `mock` (`none`/`unknown` when no usable target). */
             channel: string;
             /** Format: date-time */
             createdAt: string;
+            /** @description The goods a `goods_change` delivery is about; absent for an order's delivery. */
+            goodsNo?: string | null;
             /** Format: uuid */
             id: string;
             lastErrorCode?: string | null;
@@ -1325,14 +1384,18 @@ export interface components {
             messageText: string;
             /** Format: date-time */
             nextAttemptAt?: string | null;
-            orderNo: string;
+            /** @description The order the delivery belongs to; absent for a goods-change notice to XGJ. */
+            orderNo?: string | null;
             /** Format: int32 */
             retryCount: number;
             /** @description `pending`, `sending`, `sent`, `failed_retryable`, `failed_permanent`. */
             status: string;
             /** @description The target, a robot's key masked. */
             target: string;
-            /** @description `price_exception`, `user_form_group_push`, `order_push`, `user_notify`. */
+            /**
+             * @description `price_exception`, `user_form_group_push`, `order_push`, `user_notify`, `refund_alert`,
+             *     `goods_change`.
+             */
             type: string;
             /** Format: date-time */
             updatedAt: string;
@@ -4551,7 +4614,10 @@ export interface operations {
                 status?: string & unknown;
                 /** @description `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`. */
                 channel?: string & unknown;
-                /** @description `price_exception`, `user_form_group_push`, `order_push`, `user_notify`. */
+                /**
+                 * @description `price_exception`, `user_form_group_push`, `order_push`, `user_notify`, `refund_alert`,
+                 *     `goods_change`.
+                 */
                 type?: string & unknown;
                 createdFrom?: string;
                 createdTo?: string;
@@ -6115,6 +6181,120 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErpReply"];
+                };
+            };
+        };
+    };
+    xgjGoodsSubscribe: {
+        parameters: {
+            query: {
+                mch_id: string;
+                timestamp: number;
+                sign: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description goods_type? (1 直充, 2 卡密), goods_no? (absent: every goods), token?, notify_url */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description XGJ envelope with the subscription; 1100 when the goods are unknown */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+            /** @description XGJ envelope, code 1, naming the bad field (notify_url, goods_type, goods_no, token) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+        };
+    };
+    xgjGoodsSubscribeList: {
+        parameters: {
+            query: {
+                mch_id: string;
+                timestamp: number;
+                sign: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description goods_type?, goods_no?, page_no (from 1), page_size (≤ 100) */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description XGJ envelope with data.list and data.count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+            /** @description XGJ envelope, code 1, naming the bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+        };
+    };
+    xgjGoodsUnsubscribe: {
+        parameters: {
+            query: {
+                mch_id: string;
+                timestamp: number;
+                sign: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description goods_type?, goods_no? (absent: the every-goods subscription), token?, notify_url? */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description XGJ envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
+                };
+            };
+            /** @description XGJ envelope, code 1, naming the bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["XgjReply"];
                 };
             };
         };

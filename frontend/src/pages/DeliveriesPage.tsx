@@ -17,6 +17,8 @@ const TYPE_LABEL: Record<string, string> = {
   user_form_group_push: '用户资料推送代理群',
   order_push: '推单',
   user_notify: '通知买家',
+  refund_alert: '退款提醒',
+  goods_change: '商品变更同步(闲管家)',
 };
 const CHANNELS = ['wecom_bot', 'wecom_app', 'xgj_notify', 'mock'];
 
@@ -129,13 +131,17 @@ export default function DeliveriesPage() {
         }}
         columns={[
           {
-            title: '订单号',
+            title: '订单号 / 商品',
             dataIndex: 'orderNo',
-            render: (no: string) => (
-              <Link to="/orders/$orderNo" params={{ orderNo: no }} hash="deliveries">
-                {no}
-              </Link>
-            ),
+            // A goods-change notice to XGJ belongs to a goods, not an order.
+            render: (no: string | null | undefined, d: DeliveryView) =>
+              no ? (
+                <Link to="/orders/$orderNo" params={{ orderNo: no }} hash="deliveries">
+                  {no}
+                </Link>
+              ) : (
+                `商品 ${d.goodsNo ?? '-'}`
+              ),
           },
           { title: '类型', dataIndex: 'type', render: (t: string) => TYPE_LABEL[t] ?? t },
           { title: '渠道', dataIndex: 'channel' },

@@ -599,14 +599,19 @@ impl Order {
                 if self.recorded_attempts.contains(&a.attempt_id) {
                     return Ok(vec![]);
                 }
+                use crate::delivery::DeliveryKind as K;
                 let sent = a.delivery_status == "sent";
-                vec![match a.notification_type.as_str() {
-                    "order_push" if sent => OrderEvent::OrderPushedToAgent(*a),
-                    "order_push" => OrderEvent::OrderPushFailed(*a),
-                    "user_form_group_push" if sent => OrderEvent::UserFormGroupPushed(*a),
-                    "user_form_group_push" => OrderEvent::UserFormGroupPushFailed(*a),
-                    "refund_alert" => OrderEvent::RefundAlertNotified(*a),
-                    _ => OrderEvent::UserPriceExceptionNotified(*a),
+                vec![match a.notification_type.parse::<K>() {
+                    Ok(K::OrderPush) if sent => OrderEvent::OrderPushedToAgent(*a),
+                    Ok(K::OrderPush) => OrderEvent::OrderPushFailed(*a),
+                    Ok(K::UserFormGroupPush) if sent => OrderEvent::UserFormGroupPushed(*a),
+                    Ok(K::UserFormGroupPush) => OrderEvent::UserFormGroupPushFailed(*a),
+                    Ok(K::RefundAlert) => OrderEvent::RefundAlertNotified(*a),
+                    // Deliveries of other kinds are not attempts on an order's stream; an
+                    // attempt of one is recorded as the alert kind, as it always was.
+                    Ok(K::PriceException | K::UserNotify | K::GoodsChange) | Err(_) => {
+                        OrderEvent::UserPriceExceptionNotified(*a)
+                    }
                 }]
             }
             OrderCommand::RequestResend(r) => {

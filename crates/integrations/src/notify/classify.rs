@@ -65,7 +65,7 @@ pub fn http_status(status: u16, body: &str) -> Option<SendError> {
         return None;
     }
     let code = format!("HTTP_{status}");
-    let message = super::http::clip(body.trim());
+    let message = clip(body.trim());
     Some(match status {
         500..=599 => SendError::retryable(code, message, Some("对方服务器暂时出错,将稍后重试".into())),
         408 | 429 => SendError::retryable(code, message, Some("对方繁忙或限流,将稍后重试".into())),
@@ -170,7 +170,7 @@ pub fn unsupported_target(sender: &str, target: &super::Target) -> SendError {
     )
 }
 
-/// A message the target cannot take (text to an XGJ callback, an order result to WeCom).
+/// A message the target cannot take (text to an XGJ callback, an XGJ callback body to WeCom).
 pub fn unsupported_message(what: &str, to: &str) -> SendError {
     SendError::permanent(
         "UNSUPPORTED_MESSAGE",
@@ -185,6 +185,15 @@ pub fn json_int(v: &serde_json::Value) -> Option<i64> {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// At most 200 chars of a reply, for error messages.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 200;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
 

@@ -81,10 +81,10 @@ impl WecomReply {
 
 pub(crate) async fn wecom_call(req: reqwest::RequestBuilder) -> Result<WecomReply, SendError> {
     let text = send_and_read(req).await?;
-    let body: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| classify::bad_response(format!("not JSON: {}", clip(&text))))?;
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|_| classify::bad_response(format!("not JSON: {}", classify::clip(&text))))?;
     let Some(errcode) = body.get("errcode").and_then(classify::json_int) else {
-        return Err(classify::bad_response(format!("no errcode: {}", clip(&text))));
+        return Err(classify::bad_response(format!("no errcode: {}", classify::clip(&text))));
     };
     let errmsg = body
         .get("errmsg")
@@ -92,13 +92,4 @@ pub(crate) async fn wecom_call(req: reqwest::RequestBuilder) -> Result<WecomRepl
         .unwrap_or_default()
         .to_string();
     Ok(WecomReply { errcode, errmsg, body })
-}
-
-/// At most 200 chars of a reply, for error messages.
-pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 200;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }

@@ -36,8 +36,9 @@ pub enum Message {
     Markdown(String),
     /// An image (JPEG or PNG, at most 2 MB before base64 for a robot).
     Image { bytes: Vec<u8> },
-    /// The body of an XGJ order-result callback, signed and POSTed to the order's notify_url.
-    XgjOrderResult(serde_json::Value),
+    /// The body of an XGJ callback (an order result, a goods change), signed and POSTed to the
+    /// notify_url XGJ gave us.
+    XgjCallback(serde_json::Value),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

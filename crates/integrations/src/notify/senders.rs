@@ -47,10 +47,10 @@ impl Sender for Senders {
     async fn send(&self, target: &Target, message: &Message) -> Result<SendOk, SendError> {
         match (target, message) {
             (Target::Mock { .. }, _) => self.mock.send(target, message).await,
-            (Target::XgjCallback { .. }, Message::XgjOrderResult(_)) => self.xgj.send(target, message).await,
-            (Target::XgjCallback { .. }, _) => Err(unsupported_message("only an XGJ order result", "an XGJ callback")),
-            (_, Message::XgjOrderResult(_)) => Err(unsupported_message(
-                "an XGJ order result",
+            (Target::XgjCallback { .. }, Message::XgjCallback(_)) => self.xgj.send(target, message).await,
+            (Target::XgjCallback { .. }, _) => Err(unsupported_message("only an XGJ callback body", "an XGJ callback")),
+            (_, Message::XgjCallback(_)) => Err(unsupported_message(
+                "an XGJ callback body",
                 &format!("a {} target", target.channel().as_str()),
             )),
             (Target::WecomRobot { .. }, _) => self.robot.send(target, message).await,

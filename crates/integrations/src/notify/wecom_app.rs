@@ -244,7 +244,7 @@ impl Sender for WecomApp {
                 .await?;
                 Ok(SendOk { detail: "ok".into() })
             }
-            Message::XgjOrderResult(_) => Err(unsupported_message("an XGJ order result", "a WeCom app chat")),
+            Message::XgjCallback(_) => Err(unsupported_message("an XGJ callback body", "a WeCom app chat")),
         }
     }
 }

@@ -74,7 +74,7 @@ impl Sender for WecomRobot {
                 self.post(url, body).await?;
                 Ok(SendOk { detail: "ok".into() })
             }
-            Message::XgjOrderResult(_) => Err(unsupported_message("an XGJ order result", "a WeCom robot")),
+            Message::XgjCallback(_) => Err(unsupported_message("an XGJ callback body", "a WeCom robot")),
         }
     }
 }

@@ -1,15 +1,14 @@
-//! The XGJ order-result callback (`xgj-wecom.md` §3.4): POST the compact JSON body to the
-//! order's own `notify_url`, with `mch_id`, `timestamp` and the six-field `sign` (§2.1) over the
-//! exact body bytes in the query.
+//! XGJ callbacks (`xgj-wecom.md` §3.4, §4): the order result to the order's own `notify_url`, a
+//! goods change to the subscriber's. POST the compact JSON body with `mch_id`, `timestamp` and
+//! the six-field `sign` (§2.1) over the exact body bytes in the query.
 //!
 //! Success is HTTP 200 with `code == 0`. What XGJ means by a non-zero code here is unconfirmed
 //! (§9), so it is Retryable and the delivery worker's attempt limit bounds it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::classify;
-use super::classify::{unsupported_message, unsupported_target};
-use super::http::{clip, send_and_read};
+use super::classify::{self, clip, unsupported_message, unsupported_target};
+use super::http::send_and_read;
 use super::{Message, SendError, SendOk, Sender, Target};
 use crate::xgj::client::urlencode;
 use crate::xgj::sign::SupplyCredentials;
@@ -57,8 +56,8 @@ impl Sender for XgjNotifier {
         let Target::XgjCallback { url } = target else {
             return Err(unsupported_target("XGJ callback", target));
         };
-        let Message::XgjOrderResult(body) = message else {
-            return Err(unsupported_message("only an XGJ order result", "an XGJ callback"));
+        let Message::XgjCallback(body) = message else {
+            return Err(unsupported_message("only an XGJ callback body", "an XGJ callback"));
         };
         let (url, body) = self.signed_call(url, body, unix_now());
         let req = self

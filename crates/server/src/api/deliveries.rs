@@ -6,9 +6,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus};
 use xyt_domain::order::{DeliveryResendRequested, EventMeta, OrderCommand};
 use xyt_domain::OrderNo;
-use xyt_store::deliveries::{self, DeliveryView, ListFilter, ResendError, STATUSES, TYPES};
+use xyt_store::deliveries::{self, DeliveryView, ListFilter, ResendError};
 use xyt_store::orders::OnConflict;
 
 use super::error::{ApiError, ErrorBody};
@@ -60,11 +61,12 @@ pub struct DeliveryQuery {
     /// `wecom_bot`, `wecom_app`, `xgj_notify`, `mock`.
     #[param(pattern = r"^\s*(wecom_bot|wecom_app|xgj_notify|mock)?\s*$")]
     pub channel: Option<String>,
-    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`.
+    /// `price_exception`, `user_form_group_push`, `order_push`, `user_notify`, `refund_alert`,
+    /// `goods_change`.
     #[serde(rename = "type")]
     #[param(
         rename = "type",
-        pattern = r"^\s*(price_exception|user_form_group_push|order_push|user_notify)?\s*$"
+        pattern = r"^\s*(price_exception|user_form_group_push|order_push|user_notify|refund_alert|goods_change)?\s*$"
     )]
     pub kind: Option<String>,
     #[param(value_type = Option<String>, format = DateTime)]
@@ -76,8 +78,6 @@ pub struct DeliveryQuery {
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
-
-const CHANNELS: [&str; 4] = ["wecom_bot", "wecom_app", "xgj_notify", "mock"];
 
 /// All deliveries, newest first, with personal data masked in the messages.
 #[utoipa::path(
@@ -97,9 +97,9 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let mut p = super::params::Params::default();
-    let status = p.one_of("status", &q.status, &STATUSES);
-    let channel = p.one_of("channel", &q.channel, &CHANNELS);
-    let kind = p.one_of("type", &q.kind, &TYPES);
+    let status = p.one_of("status", &q.status, DeliveryStatus::ALL, DeliveryStatus::as_str);
+    let channel = p.one_of("channel", &q.channel, Channel::ALL, Channel::as_str);
+    let kind = p.one_of("type", &q.kind, DeliveryKind::ALL, DeliveryKind::as_str);
     let created_from = p.time("createdFrom", &q.created_from);
     let created_to = p.time("createdTo", &q.created_to);
     let limit = p.limit(&q.limit);
@@ -168,19 +168,17 @@ pub async fn resend_delivery(
                 e.code = "TARGET_NOT_ALLOWED";
                 e
             };
-            if row.kind == "user_notify" {
-                return Err(refuse("闲管家回调只能发往订单自己的 notify_url,不能改目标".into()));
+            if row.kind.targets_xgj() {
+                return Err(refuse("闲管家回调只能发往闲管家给的 notify_url,不能改目标".into()));
             }
             let t = state.targets.parse(raw).map_err(|e| refuse(e.0))?;
-            Some((raw.to_string(), t.display(), t.channel().as_str().to_string()))
+            Some((raw.to_string(), t.display(), t.channel()))
         }
     };
     let before = deliveries::queue_resend(
         &state.pool,
         id,
-        new_target
-            .as_ref()
-            .map(|(t, d, c)| (t.as_str(), d.as_str(), c.as_str())),
+        new_target.as_ref().map(|(t, d, c)| (t.as_str(), d.as_str(), *c)),
     )
     .await
     .map_err(|e| match e {
@@ -200,10 +198,11 @@ pub async fn resend_delivery(
         ),
         ResendError::Db(e) => ApiError::internal(e),
     })?;
-    if let Ok(order_no) = OrderNo::parse(&before.order_no) {
+    // A goods change has no order to record the resend on; its attempts show in 通知投递.
+    if let Some(order_no) = before.order_no.as_deref().and_then(|o| OrderNo::parse(o).ok()) {
         let event = DeliveryResendRequested {
             delivery_id: id.to_string(),
-            notification_type: before.kind.clone(),
+            notification_type: before.kind.as_str().to_string(),
             notification_target: new_target
                 .as_ref()
                 .map(|t| t.1.clone())

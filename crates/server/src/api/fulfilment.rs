@@ -6,6 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use xyt_domain::delivery::DeliveryKind;
 use xyt_domain::money::{parse_amount, PAYMENT_RANGE};
 use xyt_domain::order::{messages, OrderCommand, PaymentConfirmed};
 use xyt_store::config_centre;
@@ -134,7 +135,7 @@ pub async fn push_to_agent(
         .run_on(current, OrderCommand::RequestPush(request), &operator(&req))
         .await?;
     // The push delivery was created with the event; it is sent now rather than at the next poll.
-    state.service.send_now(&ran, "order_push").await?;
+    state.service.send_now(&ran, DeliveryKind::OrderPush).await?;
     Ok(HttpResponse::Ok().json(state.service.detail(ran.current.order_no().as_str()).await?))
 }
 

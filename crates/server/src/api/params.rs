@@ -64,14 +64,21 @@ impl Params {
     }
 
     /// One of a fixed set of values.
-    pub fn one_of(&mut self, field: &str, v: &Option<String>, allowed: &[&str]) -> Option<String> {
+    /// One of a closed set's values, given as its string (`name`).
+    pub fn one_of<T: Copy>(
+        &mut self,
+        field: &str,
+        v: &Option<String>,
+        allowed: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Option<T> {
         let v = given(v)?;
-        if allowed.contains(&v) {
-            Some(v.to_string())
-        } else {
-            self.error(field, format!("可选:{}", allowed.join(", ")));
-            None
+        let found = allowed.iter().copied().find(|a| name(*a) == v);
+        if found.is_none() {
+            let names: Vec<&str> = allowed.iter().map(|a| name(*a)).collect();
+            self.error(field, format!("可选:{}", names.join(", ")));
         }
+        found
     }
 
     pub fn finish(self) -> Result<(), ApiError> {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use xyt_domain::buyer::{validate, CertificateType, FormInput};
 use xyt_domain::order::{Order, OrderCommand, OrderStatus};
 use xyt_store::orders::Current;
-use xyt_store::{config, views};
+use xyt_store::views;
 
 use super::error::{ApiError, ErrorBody};
 use crate::orders_service::{Actor, ServiceError};
@@ -113,7 +113,7 @@ async fn order_for(state: &AppState, token: &str) -> Result<Current, ApiError> {
 }
 
 async fn public_view(state: &AppState, o: &Order) -> Result<PublicForm, ApiError> {
-    let horizon = config::play_date_horizon_days(&state.pool).await?;
+    let horizon = state.config_cache.play_date_horizon_days().await?;
     let today = today_in_shanghai();
     Ok(PublicForm {
         goods_name: o.goods.as_ref().map(|g| g.goods_name.clone()),
@@ -190,7 +190,7 @@ pub async fn submit_form(
     let current = order_for(&state, &token).await?;
     // A locked form is refused before its fields are looked at.
     current.order().form_editable()?;
-    let horizon = config::play_date_horizon_days(&state.pool).await?;
+    let horizon = state.config_cache.play_date_horizon_days().await?;
     let form = validate(&input, today_in_shanghai(), horizon).map_err(ApiError::validation)?;
     // The price check runs with the command; if it cannot, the sweep runs it within seconds
     // (the form is safe).

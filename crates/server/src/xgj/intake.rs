@@ -14,8 +14,8 @@ use chrono::Utc;
 use rand::RngCore;
 use xyt_domain::order::{OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
+use xyt_store::intake;
 use xyt_store::orders::ExecuteError;
-use xyt_store::{config, goods, intake};
 
 use super::XgjReply;
 use crate::orders_service::{Actor, ServiceError};
@@ -86,7 +86,7 @@ async fn take_in(
         tracing::error!(error = %e, "purchase/create failed");
         XgjReply::system_error()
     };
-    let goods = goods::get(pool, &p.goods_no).await.map_err(|e| infra(&e))?;
+    let goods = state.config_cache.goods(&p.goods_no).await.map_err(|e| infra(&e))?;
     let quantity = i64::from(p.buy_quantity);
     let now = Utc::now();
     // Refuse before claiming anything: a refused order must leave no trace. A repeat of a call
@@ -111,7 +111,7 @@ async fn take_in(
     if goods.is_none() {
         tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
     }
-    let fee_rate = config::fee_rate(pool).await.map_err(|e| infra(&e))?;
+    let fee_rate = state.config_cache.fee_rate().await.map_err(|e| infra(&e))?;
     let token = new_form_token();
     if let Some(obj) = raw.as_object_mut() {
         obj.insert("mchId".into(), mch_id.into());

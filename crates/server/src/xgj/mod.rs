@@ -7,6 +7,7 @@
 //! signature checked over those exact bytes before any JSON is parsed.
 
 pub mod erp;
+pub mod goods_sync;
 pub mod intake;
 pub mod refund;
 pub mod supply;
@@ -127,6 +128,9 @@ pub fn scope() -> utoipa_actix_web::scope::Scope<
         .service(supply::goods_list)
         .service(supply::goods_detail)
         .service(supply::order_detail)
+        .service(goods_sync::subscribe)
+        .service(goods_sync::unsubscribe)
+        .service(goods_sync::subscribe_list)
         .service(refund::refund_apply)
         .service(refund::refund_notify)
         .service(erp::order_push)

@@ -3,7 +3,8 @@
 use actix_web::http::header::ContentType;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use xyt_store::{goods, intake};
+use xyt_store::config_centre::{self, Goods};
+use xyt_store::intake;
 
 use super::{intake as order_intake, read_capped, verify_supply, BodyError, XgjReply};
 use crate::state::AppState;
@@ -100,7 +101,7 @@ pub async fn open_info(state: web::Data<AppState>, req: HttpRequest, payload: we
         "app_id": app_id,
         "features": {
             "is_support_order_refund": false,
-            "is_support_goods_notify": false,
+            "is_support_goods_notify": true,
             "is_support_loss_purchase": false,
         }
     }))
@@ -130,7 +131,7 @@ struct GoodsListBody {
     page_size: Option<i64>,
 }
 
-fn goods_json(g: &goods::Goods) -> serde_json::Value {
+fn goods_json(g: &Goods) -> serde_json::Value {
     serde_json::json!({
         "goods_no": g.goods_no,
         "goods_type": g.goods_type,
@@ -169,7 +170,7 @@ pub async fn goods_list(state: web::Data<AppState>, req: HttpRequest, payload: w
         return XgjReply::err(1, "请求错误: goods_type 只能是 1 或 2").respond();
     }
     let keyword = b.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty());
-    match goods::list(&state.pool, keyword, b.goods_type, page_no, page_size).await {
+    match config_centre::page_goods(&state.pool, keyword, b.goods_type, page_no, page_size).await {
         Ok((list, count)) => {
             XgjReply::ok(serde_json::json!({ "list": list.iter().map(goods_json).collect::<Vec<_>>(), "count": count }))
                 .respond()
@@ -202,7 +203,7 @@ pub async fn goods_detail(state: web::Data<AppState>, req: HttpRequest, payload:
         Ok(b) => b,
         Err(r) => return r.respond(),
     };
-    match goods::get(&state.pool, &b.goods_no).await {
+    match state.config_cache.goods(&b.goods_no).await {
         Ok(Some(g)) if b.goods_type.is_none_or(|t| t == g.goods_type) => XgjReply::ok(goods_json(&g)).respond(),
         Ok(_) => XgjReply::err(1100, "商品不存在").respond(),
         Err(e) => infra(e),

@@ -399,7 +399,7 @@ async fn the_demo_admin_gets_a_random_password_once() {
 async fn the_demo_loads_and_walks_the_seed_order_to_manual_review_without_admin_credentials() {
     let app = spawn_empty().await;
     assert!(xyt_server::demo::is_empty(&app.pool).await.unwrap());
-    xyt_server::demo::load_goods(&app.pool).await.unwrap();
+    xyt_server::demo::load_config(&app.pool).await.unwrap();
     xyt_server::demo::send_orders(&app.xgj).await.unwrap();
     let no = app.order_no_of("4502196109060005933").await;
     let (_, d) = app.get(&format!("/api/orders/{no}")).await;

@@ -251,10 +251,11 @@ async fn a_message_over_the_byte_limit_arrives_in_parts_within_the_limit() {
     xyt_store::deliveries::create(
         &mut tx,
         &xyt_store::deliveries::NewDelivery {
-            order_no: no.clone(),
+            order_no: Some(no.clone()),
+            goods_no: None,
             source_sequence: 999,
-            kind: "price_exception",
-            channel: "wecom_bot".into(),
+            kind: xyt_store::deliveries::DeliveryKind::PriceException,
+            channel: xyt_store::deliveries::StoredChannel::Target(xyt_store::deliveries::Channel::WecomBot),
             target: url.clone(),
             target_display: "robot".into(),
             message_text: text.clone(),
@@ -296,10 +297,11 @@ async fn thirty_alerts_for_one_robot_never_send_more_than_twenty_in_a_minute() {
         xyt_store::deliveries::create(
             &mut tx,
             &xyt_store::deliveries::NewDelivery {
-                order_no: no.clone(),
+                order_no: Some(no.clone()),
+                goods_no: None,
                 source_sequence: 1000 + seq,
-                kind: "price_exception",
-                channel: "wecom_bot".into(),
+                kind: xyt_store::deliveries::DeliveryKind::PriceException,
+                channel: xyt_store::deliveries::StoredChannel::Target(xyt_store::deliveries::Channel::WecomBot),
                 target: url.clone(),
                 target_display: "robot".into(),
                 message_text: format!("【订单异常】第 {seq} 条"),

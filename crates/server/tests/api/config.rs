@@ -177,7 +177,7 @@ async fn goods_are_created_read_updated_and_deleted_with_their_history() {
     assert_eq!(updated["goodsName"], "改名");
     assert_eq!(updated["stock"], 9999, "left out, kept");
     // XGJ's goods endpoints answer from the same table.
-    let g = xyt_store::goods::get(&app.pool, "中级道 全天-旺季")
+    let g = xyt_store::config_centre::get_goods(&app.pool, "中级道 全天-旺季")
         .await
         .unwrap()
         .unwrap();
@@ -295,7 +295,7 @@ async fn invalid_goods_are_refused_field_by_field_and_change_nothing() {
     assert_eq!(r.status(), 422);
 
     assert_eq!(app.count("SELECT count(*) FROM goods").await, 3, "only the demo goods");
-    let g = xyt_store::goods::get(&app.pool, "初级道 3 小时-淡季")
+    let g = xyt_store::config_centre::get_goods(&app.pool, "初级道 3 小时-淡季")
         .await
         .unwrap()
         .unwrap();
@@ -356,7 +356,7 @@ async fn ticket_types_and_prices_round_trip_and_a_used_ticket_type_cannot_be_del
         [("low", "380.00"), ("mid", "426.00"), ("high", "498.00")].map(|(a, b)| (a.to_string(), b.to_string()))
     );
     // The price check reads the same table.
-    let mid = xyt_store::config::settlement_amount(&app.pool, TT, xyt_domain::pricing::SeasonType::Mid)
+    let mid = xyt_store::config_centre::settlement_amount(&app.pool, TT, xyt_domain::pricing::SeasonType::Mid)
         .await
         .unwrap();
     assert_eq!(mid.unwrap().to_string(), "426.00");
@@ -509,7 +509,7 @@ async fn the_season_calendar_is_checked_for_overlaps_and_recorded() {
     let (status, v) = call(&app, "PUT", "/api/config/season-calendar", Some(demo.clone()), "alice").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(app.get("/api/config/season-calendar").await.1, demo);
-    let stored = xyt_store::config::season_calendar(&app.pool).await.unwrap();
+    let stored = xyt_store::config_centre::season_calendar(&app.pool).await.unwrap();
     assert_eq!(stored, xyt_domain::pricing::SeasonCalendar::demo());
 
     let before = change_count(&app).await;
@@ -586,7 +586,7 @@ async fn the_fee_rate_and_the_play_date_horizon_are_settings_in_range() {
     .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v, json!({"feeRate": "0.03", "playDateHorizonDays": 180}));
-    let rate = xyt_store::config::fee_rate(&app.pool).await.unwrap();
+    let rate = xyt_store::config_centre::fee_rate(&app.pool).await.unwrap();
     assert_eq!(rate.to_string(), "0.03", "what the price check reads");
     let (status, v) = call(
         &app,
@@ -598,7 +598,12 @@ async fn the_fee_rate_and_the_play_date_horizon_are_settings_in_range() {
     .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["playDateHorizonDays"], 90);
-    assert_eq!(xyt_store::config::play_date_horizon_days(&app.pool).await.unwrap(), 90);
+    assert_eq!(
+        xyt_store::config_centre::play_date_horizon_days(&app.pool)
+            .await
+            .unwrap(),
+        90
+    );
 
     let before = change_count(&app).await;
     let cases = [
@@ -1147,9 +1152,9 @@ async fn the_history_pages_newest_first_and_checks_its_filters() {
 async fn load_demo_fills_exactly_the_demo_config_once() {
     let app = spawn_bare().await;
     let qr = png(64, 64, 42);
-    xyt_store::config_centre::load_demo(&app.pool, &qr).await.unwrap();
+    xyt_store::config_centre::load_demo(&app.pool, Some(&qr)).await.unwrap();
     let after_first = change_count(&app).await;
-    xyt_store::config_centre::load_demo(&app.pool, &png(8, 8, 0))
+    xyt_store::config_centre::load_demo(&app.pool, Some(&png(8, 8, 0)))
         .await
         .unwrap();
     assert_eq!(change_count(&app).await, after_first, "the second load changes nothing");
@@ -1217,5 +1222,140 @@ async fn load_demo_fills_exactly_the_demo_config_once() {
     assert!(items.iter().all(|c| c["actor"] == "system:demo"), "{items:?}");
     // 1 ticket type, 3 prices, the calendar (the horizon is 180 already), 1 QR code, 1 group, 1 target.
     assert_eq!(items.len(), 8, "{items:?}");
+    app.finish().await;
+}
+
+/// Reads `goods_no` through `cache` until the cache keeps it (the notifications of earlier
+/// changes may still be on their way and clear it once more); its price.
+async fn kept_price(cache: &xyt_store::config_centre::cache::ConfigCache, goods_no: &str) -> i64 {
+    for _ in 0..200 {
+        let price = cache.goods(goods_no).await.unwrap().unwrap().price_cent;
+        if cache.holds_goods(goods_no) {
+            return price;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("a listening cache keeps what it read");
+}
+
+/// Waits (up to 10 s) until `app`'s config cache no longer holds `goods_no`.
+async fn forgotten(app: &TestApp, goods_no: &str) {
+    for _ in 0..200 {
+        if !app.config_cache().holds_goods(goods_no) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the cache never heard of the change");
+}
+
+#[tokio::test]
+async fn a_price_and_fee_rate_changed_through_one_instance_are_used_by_the_others_next_intake() {
+    let a = spawn().await;
+    let b = spawn_on(a.db_name.clone(), a.database_url.clone()).await;
+    a.cache_listening().await;
+    let goods_no = "初级道 3 小时-淡季";
+    // A keeps the goods in memory (once the notifications of the seeding have passed) and takes
+    // an order in with it.
+    assert_eq!(kept_price(&a.config_cache(), goods_no).await, 320);
+    assert_eq!(
+        a.purchase(&purchase("4502196109060008001", goods_no, 1)).await["code"],
+        0
+    );
+    let no = a.order_no_of("4502196109060008001").await;
+    let (_, d) = a.get(&format!("/api/orders/{no}")).await;
+    assert_eq!(
+        (d["paidAmount"].as_str(), d["payableAmount"].as_str()),
+        (Some("3.20"), Some("3.14"))
+    );
+
+    // B changes the price and the fee rate through the API.
+    let update = json!({"ticketType": TT, "seasonLabel": "淡季", "priceCent": 1000});
+    let path = format!("/api/config/goods/{goods_no}");
+    assert_eq!(call(&b, "PUT", &path, Some(update), "alice").await.0, 200);
+    let fee = json!({"feeRate": "0.1"});
+    assert_eq!(call(&b, "PUT", "/api/config/settings", Some(fee), "alice").await.0, 200);
+
+    // A hears of it (the trigger's notification: waiting for it is what the test is about, and
+    // a cache that never heard would fail here), and its next order uses both.
+    forgotten(&a, goods_no).await;
+    assert_eq!(
+        a.purchase(&purchase("4502196109060008002", goods_no, 1)).await["code"],
+        0
+    );
+    let no = a.order_no_of("4502196109060008002").await;
+    let (_, d) = a.get(&format!("/api/orders/{no}")).await;
+    assert_eq!(
+        (d["paidAmount"].as_str(), d["payableAmount"].as_str()),
+        (Some("10.00"), Some("9.00"))
+    );
+    // And a change behind every API (plain SQL) reaches it too, through the trigger.
+    sqlx::query("UPDATE goods SET price_cent = 2000 WHERE goods_no = $1")
+        .bind(goods_no)
+        .execute(&b.pool)
+        .await
+        .unwrap();
+    forgotten(&a, goods_no).await;
+    assert_eq!(
+        a.purchase(&purchase("4502196109060008003", goods_no, 1)).await["code"],
+        0
+    );
+    let no = a.order_no_of("4502196109060008003").await;
+    assert_eq!(a.get(&format!("/api/orders/{no}")).await.1["paidAmount"], "20.00");
+    b.finish().await;
+    a.finish().await;
+}
+
+#[tokio::test]
+async fn without_its_listener_the_cache_reads_through_and_a_reconnect_starts_empty() {
+    use xyt_store::config_centre::cache::ConfigCache;
+    let app = spawn().await;
+    let goods_no = "初级道 3 小时-淡季";
+    let price = |c: std::sync::Arc<ConfigCache>| async move { c.goods(goods_no).await.unwrap().unwrap().price_cent };
+    let set_price = |cent: i64| {
+        sqlx::query("UPDATE goods SET price_cent = $1 WHERE goods_no = $2")
+            .bind(cent)
+            .bind(goods_no)
+            .execute(&app.pool)
+    };
+
+    // A cache whose listener never started serves nothing from memory.
+    let deaf = ConfigCache::new(app.pool.clone());
+    assert_eq!(price(deaf.clone()).await, 320);
+    assert!(!deaf.holds_goods(goods_no));
+    set_price(321).await.unwrap();
+    assert_eq!(price(deaf.clone()).await, 321, "read through");
+
+    // The app's cache keeps what it read, until its listener's connection is cut: the new
+    // connection starts from nothing (what changed meanwhile was never heard).
+    app.cache_listening().await;
+    let cache = app.config_cache();
+    assert_eq!(kept_price(&cache, goods_no).await, 321);
+    let listener_pid = || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+    };
+    let old = listener_pid().await.expect("the app listens");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(old)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut reconnected = false;
+    for _ in 0..200 {
+        if listener_pid().await.is_some_and(|p| p != old) && cache.is_listening() {
+            reconnected = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reconnected, "the listener reconnects");
+    assert!(!cache.holds_goods(goods_no), "nothing from before the cut is served");
+    set_price(322).await.unwrap();
+    assert_eq!(price(cache.clone()).await, 322);
     app.finish().await;
 }

@@ -7,9 +7,14 @@ use crate::helpers::*;
 
 /// Polls until `check` holds on the order's deliveries (the worker runs every 100 ms in tests).
 pub async fn wait_for_deliveries(app: &TestApp, no: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    wait_for_items(app, &format!("/api/orders/{no}/deliveries"), check).await
+}
+
+/// Polls a list of deliveries (`items`) at `path` until `check` holds; returns it.
+pub async fn wait_for_items(app: &TestApp, path: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let mut last = vec![];
     for _ in 0..100 {
-        let (status, v) = app.get(&format!("/api/orders/{no}/deliveries")).await;
+        let (status, v) = app.get(path).await;
         assert_eq!(status, 200, "{v}");
         last = v["items"].as_array().unwrap().clone();
         if check(&last) {
@@ -17,7 +22,7 @@ pub async fn wait_for_deliveries(app: &TestApp, no: &str, check: impl Fn(&[Value
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("deliveries never reached the expected state: {last:#?}");
+    panic!("deliveries never reached the expected state at {path}: {last:#?}");
 }
 
 /// Polls the order's events until every name in `names` is there; returns them newest first.

@@ -405,6 +405,7 @@ async fn a_step_over_its_time_budget_is_cut_off_and_the_sweep_goes_on() {
         .unwrap();
     let pipeline = Pipeline {
         pool: app.pool.clone(),
+        config_cache: xyt_store::config_centre::cache::ConfigCache::new(app.pool.clone()),
         orders: store.clone(),
         files,
         ocr: Arc::new(StuckOcr),

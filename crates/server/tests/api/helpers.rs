@@ -94,15 +94,15 @@ pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> TestApp {
     spawn_configured(db_name, database_url, c).await
 }
 
-/// Only the demo goods: no prices, calendar, agent group or targets (the config centre's tests
-/// build those through the API).
+/// Only the demo goods: no ticket type, prices, calendar, agent group or targets (the config
+/// centre's tests build those through the API), and an empty history, so that those tests count
+/// their own changes only.
 pub async fn spawn_bare() -> TestApp {
     let (db_name, database_url) = fresh_database().await;
     let c = config(&database_url);
     let app = start_app(db_name, database_url, c).await;
-    for g in xyt_server::demo::demo_goods() {
-        xyt_store::goods::upsert(&app.pool, &g).await.unwrap();
-    }
+    xyt_store::config_centre::load_demo_goods(&app.pool).await.unwrap();
+    sqlx::query("TRUNCATE config_changes").execute(&app.pool).await.unwrap();
     app
 }
 
@@ -248,42 +248,27 @@ impl TestApp {
             .1
     }
 
-    /// The demo goods, price table (初级道 3 小时: 380 / 426 / 498) and season calendar.
+    /// The demo config but its QR code (see [`Self::activate_qr`]): goods, price table
+    /// (初级道 3 小时: 380 / 426 / 498), season calendar, agent group and price-alert target.
     async fn seed_goods(&self) {
-        for g in xyt_server::demo::demo_goods() {
-            xyt_store::goods::upsert(&self.pool, &g).await.unwrap();
+        xyt_store::config_centre::load_demo(&self.pool, None).await.unwrap();
+    }
+
+    /// The running app's config cache.
+    pub fn config_cache(&self) -> std::sync::Arc<xyt_store::config_centre::cache::ConfigCache> {
+        self.running.as_ref().expect("the app runs").state.config_cache.clone()
+    }
+
+    /// Waits (up to 10 s) until the app's config cache listens, so that it serves from memory.
+    pub async fn cache_listening(&self) {
+        let cache = self.config_cache();
+        for _ in 0..200 {
+            if cache.is_listening() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        for (season, amount) in [("low", "380.00"), ("mid", "426.00"), ("high", "498.00")] {
-            sqlx::query(
-                "INSERT INTO price_table (ticket_type, season, settlement_amount) VALUES ('初级道 3 小时', $1, $2::numeric)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(season)
-            .bind(amount)
-            .execute(&self.pool)
-            .await
-            .unwrap();
-        }
-        sqlx::query(
-            "INSERT INTO agent_groups (id, name, wecom_target) VALUES ($1, '演示代理群', 'mock://agent-group/default')
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(uuid::Uuid::new_v4())
-        .execute(&self.pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO notification_targets (id, purpose, name, target) SELECT $1, 'price_alert', '价格异常提醒', 'mock://wecom-bot/default'
-             WHERE NOT EXISTS (SELECT 1 FROM notification_targets)",
-        )
-        .bind(uuid::Uuid::new_v4())
-        .execute(&self.pool)
-        .await
-        .unwrap();
-        let calendar = serde_json::to_value(xyt_domain::pricing::SeasonCalendar::demo()).unwrap();
-        xyt_store::config::put_setting(&self.pool, "season_calendar", &calendar, "system:test")
-            .await
-            .unwrap();
+        panic!("the config listener never connected");
     }
 
     /// An active payment QR code, unless one is active already.

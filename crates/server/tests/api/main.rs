@@ -11,6 +11,7 @@ mod erp;
 mod forms;
 mod fulfilment;
 mod gateway;
+mod goods_sync;
 mod hardening;
 mod helpers;
 mod instances;
