@@ -20,5 +20,6 @@ pub mod pipeline;
 pub mod rate_limit;
 pub mod request_id;
 pub mod state;
+pub mod unmatched;
 pub mod workers;
 pub mod xgj;
