@@ -55,7 +55,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         policy: Default::default(),
         in_flight: Default::default(),
     });
-    let public_limiter = api::public::RateLimiter::new(config.public_rate_limit_per_minute);
+    let public_limiter = crate::rate_limit::RateLimiter::new(config.public_rate_limit_per_minute);
     let wecom_app = xyt_integrations::notify::WecomAppConfig::from_settings(
         config.wecom_corp_id.clone(),
         config.wecom_corp_secret.clone().map(secrecy::SecretString::from),
@@ -84,7 +84,15 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let deliveries_task = crate::delivery_worker::spawn(delivery_worker.clone());
     let config_auth = config.auth.clone();
+    let service = crate::orders_service::OrderService {
+        pool: pool.clone(),
+        orders: orders.clone(),
+        pipeline: pipeline.clone(),
+        delivery_worker: delivery_worker.clone(),
+        settle_wait: config.settle_wait(),
+    };
     let state = web::Data::new(AppState {
+        service,
         pool,
         config_cache,
         orders,

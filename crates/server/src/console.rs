@@ -87,7 +87,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let path = req.path();
     let head = req.method() == Method::HEAD;
     if !(req.method() == Method::GET || head) || reserved(path) {
-        return crate::api::error::not_found(req.clone()).await;
+        return crate::unmatched::not_found(req.clone()).await;
     }
     let root = &state.config.console_dir;
     if let Some(file) = file_under(root, path) {
@@ -95,7 +95,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     }
     // A missing hashed asset is a stale tab after a deploy: a 404, not the app's HTML.
     if path.starts_with("/assets/") {
-        return crate::api::error::not_found(req.clone()).await;
+        return crate::unmatched::not_found(req.clone()).await;
     }
     let index = root.join("index.html");
     if index.is_file() {

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError, OrderStatus, ProfitShare, UserNotification};
+use xyt_domain::order::{EventMeta, OrderCommand, OrderError, OrderStatus, UserNotification};
 use xyt_domain::pricing::{check_price, PriceCheckInput};
 use xyt_domain::OrderNo;
 use xyt_store::config_centre::cache::ConfigCache;
-use xyt_store::orders::{ExecuteError, OnConflict, OrderStore};
+use xyt_store::orders::{Current, ExecuteError, OnConflict, OrderStore};
 use xyt_store::PgPool;
 
 pub struct Pipeline {
@@ -31,14 +31,19 @@ pub struct Pipeline {
 pub struct OrderLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 impl OrderLocks {
-    pub async fn run<T>(&self, order_no: &str, f: impl std::future::Future<Output = T>) -> T {
+    /// Runs `f` holding the order's lock; `f` is told whether it had to wait for it (someone
+    /// else worked on the order meanwhile, so what the caller read before may be out of date).
+    pub async fn run<T, F: std::future::Future<Output = T>>(&self, order_no: &str, f: impl FnOnce(bool) -> F) -> T {
         let lock = {
             let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
             m.entry(order_no.to_string()).or_default().clone()
         };
         let out = {
-            let _held = lock.lock().await;
-            f.await
+            let (_held, waited) = match lock.try_lock() {
+                Ok(held) => (held, false),
+                Err(_) => (lock.lock().await, true),
+            };
+            f(waited).await
         };
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Ours and the map's: nobody else waits, so the entry can go.
@@ -80,29 +85,29 @@ fn system(request_id: &str) -> EventMeta {
 }
 
 impl Pipeline {
-    /// Runs every step the order owes, in order; a failing step is logged and left to the sweep.
-    pub async fn run_owed(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
-        // Runs after every command: one load answers "nothing owed" for almost all of them,
-        // instead of each step loading the stream again to find it has nothing to do.
-        if !self.orders.load(order_no).await?.owes_system_step() {
-            return Ok(());
+    /// Runs every step the order owes, in order, each on the state the one before left; a
+    /// failing step is left to the sweep. Answers the order as the steps left it.
+    pub async fn run_owed(&self, current: Current, request_id: &str) -> anyhow::Result<Current> {
+        // Almost every command owes nothing: that is read from the state in hand.
+        if !current.order().owes_system_step() {
+            return Ok(current);
         }
         // Each step within the time budget: one that hangs (an OCR engine, a stuck query) fails
         // like any other and is backed off, instead of holding up the sweep.
         let budget = self.policy.budget;
-        within(budget, "price_check", self.price_check(order_no, request_id)).await?;
-        within(budget, "read_screenshot", self.read_screenshot(order_no, request_id)).await?;
-        within(budget, "notify_buyer", self.notify_buyer(order_no, request_id)).await?;
-        within(budget, "profit_share", self.profit_share(order_no, request_id)).await?;
-        Ok(())
+        let current = within(budget, "price_check", self.price_check(current, request_id)).await?;
+        let current = within(budget, "read_screenshot", self.read_screenshot(current, request_id)).await?;
+        let current = within(budget, "notify_buyer", self.notify_buyer(current, request_id)).await?;
+        within(budget, "profit_share", self.profit_share(current, request_id)).await
     }
 
     /// The price check an order owes, if any, with today's config; the event records every input.
-    pub async fn price_check(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+    pub async fn price_check(&self, mut current: Current, request_id: &str) -> anyhow::Result<Current> {
+        let order_no = current.order_no().clone();
         for _ in 0..5 {
-            let order = self.orders.load(order_no).await?;
+            let order = current.order();
             let Some(form) = order.form.clone().filter(|_| order.price_check_pending) else {
-                return Ok(());
+                return Ok(current);
             };
             let calendar = self.config_cache.season_calendar().await?;
             let season_type = calendar.season_for(form.play_date);
@@ -122,12 +127,14 @@ impl Pipeline {
             let command = OrderCommand::RecordPriceCheck { check, for_form: form };
             match self
                 .orders
-                .execute(order_no, command, &system(request_id), OnConflict::Retry)
+                .execute_on(current, command, &system(request_id), OnConflict::Retry)
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(done) => return Ok(done.current),
                 // The buyer corrected the form meanwhile: check the new one.
-                Err(ExecuteError::Domain(OrderError::StalePriceCheck)) => continue,
+                Err(ExecuteError::Domain(OrderError::StalePriceCheck)) => {
+                    current = self.orders.current(&order_no).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -137,15 +144,15 @@ impl Pipeline {
     /// OCR of the current screenshot, then the comparison with the order; both recorded with the
     /// engine's name and every field read. An engine failure leaves the reading owed (the sweep
     /// retries) and is logged; the operator can still review the image by eye.
-    pub async fn read_screenshot(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+    pub async fn read_screenshot(&self, current: Current, request_id: &str) -> anyhow::Result<Current> {
         use xyt_domain::matching::{extract_fields, match_screenshot, Expected};
         use xyt_domain::order::{ScreenshotMatch, ScreenshotOcrCompleted, ScreenshotState};
-        let order = self.orders.load(order_no).await?;
+        let order = current.order();
         if order.screenshot_state != ScreenshotState::Reading {
-            return Ok(());
+            return Ok(current);
         }
         let Some(shot) = order.screenshot.clone() else {
-            return Ok(());
+            return Ok(current);
         };
         let bytes = self
             .files
@@ -199,23 +206,25 @@ impl Pipeline {
                 confidence: outcome.confidence,
             },
         };
+        let order_no = current.order_no().clone();
         match self
             .orders
-            .execute(order_no, command, &system(request_id), OnConflict::Retry)
+            .execute_on(current, command, &system(request_id), OnConflict::Retry)
             .await
         {
+            Ok(done) => Ok(done.current),
             // Replaced by a newer upload meanwhile: that one is read on its own turn.
-            Ok(_) | Err(ExecuteError::Domain(OrderError::StaleScreenshot)) => Ok(()),
+            Err(ExecuteError::Domain(OrderError::StaleScreenshot)) => Ok(self.orders.current(&order_no).await?),
             Err(e) => Err(e.into()),
         }
     }
 
     /// After a match: the order was answered synchronously (order_status 20), so the buyer's
     /// page is where the buyer learns the result; it shows it from now on.
-    pub async fn notify_buyer(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
-        let order = self.orders.load(order_no).await?;
+    pub async fn notify_buyer(&self, current: Current, request_id: &str) -> anyhow::Result<Current> {
+        let order = current.order();
         if order.status != Some(OrderStatus::AwaitingUserNotification) {
-            return Ok(());
+            return Ok(current);
         }
         let notification = UserNotification {
             channel: "buyer_page".into(),
@@ -223,32 +232,33 @@ impl Pipeline {
             delivery_id: None,
         };
         let command = OrderCommand::RecordUserNotification { notification, ok: true };
-        self.orders
-            .execute(order_no, command, &system(request_id), OnConflict::Retry)
+        let done = self
+            .orders
+            .execute_on(current, command, &system(request_id), OnConflict::Retry)
             .await?;
-        Ok(())
+        Ok(done.current)
     }
 
-    /// On completion: revenue is the payable amount, cost the settlement amount of the price
-    /// check (or, without one, what was paid to the agent).
-    pub async fn profit_share(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
-        let order = self.orders.load(order_no).await?;
+    /// On completion, the profit share the order owes ([`xyt_domain::order::Order::profit_share_due`]).
+    pub async fn profit_share(&self, current: Current, request_id: &str) -> anyhow::Result<Current> {
+        let order = current.order();
         if order.status != Some(OrderStatus::Completed) || order.profit_share.is_some() {
-            return Ok(());
+            return Ok(current);
         }
-        let Some(share) = profit_share_of(&order) else {
-            tracing::warn!(order_no = %order_no, "completed order has no revenue or cost to share");
-            return Ok(());
+        let Some(share) = order.profit_share_due() else {
+            tracing::warn!(order_no = %current.order_no(), "completed order has no revenue or cost to share");
+            return Ok(current);
         };
-        self.orders
-            .execute(
-                order_no,
+        let done = self
+            .orders
+            .execute_on(
+                current,
                 OrderCommand::CalculateProfitShare(share),
                 &system(request_id),
                 OnConflict::Retry,
             )
             .await?;
-        Ok(())
+        Ok(done.current)
     }
 
     /// Runs every step still owed (after a crash between a step's cause and the step), for the
@@ -257,22 +267,35 @@ impl Pipeline {
         let mut done = 0;
         for no in xyt_store::step_backoff::due_orders(&self.pool, 200, self.policy.sweep_grace).await? {
             let Ok(order_no) = OrderNo::parse(&no) else { continue };
-            if self.run_owed_within_budget(&order_no, "sweep").await.is_ok() {
+            let Ok(current) = self.orders.current(&order_no).await else {
+                continue;
+            };
+            if self.run_owed_within_budget(current, "sweep").await.is_ok() {
                 done += 1;
             }
         }
         Ok(done)
     }
 
-    /// [`Self::run_owed`] (each step within the policy's budget); a failure (or running out of
-    /// time) is logged and backs the order off, a success ends its back-off.
-    pub async fn run_owed_within_budget(&self, order_no: &OrderNo, request_id: &str) -> anyhow::Result<()> {
+    /// [`Self::run_owed`] (each step within the policy's budget), one runner per order at a
+    /// time; a failure (or running out of time) is logged and backs the order off, a success
+    /// ends its back-off.
+    pub async fn run_owed_within_budget(&self, current: Current, request_id: &str) -> anyhow::Result<Current> {
+        let order_no = current.order_no().clone();
         let result = self
             .in_flight
-            .run(order_no.as_str(), self.run_owed(order_no, request_id))
+            .run(order_no.as_str(), |waited| async move {
+                // Another runner went first: what it did is on the stream, not in `current`.
+                let current = if waited {
+                    self.orders.current(current.order_no()).await?
+                } else {
+                    current
+                };
+                self.run_owed(current, request_id).await
+            })
             .await;
         match &result {
-            Ok(()) => {
+            Ok(_) => {
                 if let Err(e) = xyt_store::step_backoff::clear(&self.pool, order_no.as_str()).await {
                     tracing::warn!(order_no = %order_no, error = %e, "could not clear the step back-off");
                 }
@@ -299,14 +322,27 @@ impl Pipeline {
         }
         result
     }
+
+    /// After a command: the steps it made owed, now, within the budget. A failure is left to
+    /// the sweep (backed off) and the order is answered as it stands.
+    pub async fn run_owed_after(&self, current: Current, request_id: &str) -> Result<Current, ExecuteError> {
+        if !current.order().owes_system_step() {
+            return Ok(current);
+        }
+        let order_no = current.order_no().clone();
+        match self.run_owed_within_budget(current, request_id).await {
+            Ok(current) => Ok(current),
+            Err(_) => self.orders.current(&order_no).await,
+        }
+    }
 }
 
 /// `step` cut off after `budget`, as a failure of its own.
-async fn within(
+async fn within<T>(
     budget: std::time::Duration,
     step: &str,
-    f: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     tokio::time::timeout(budget, f)
         .await
         .map_err(|_| anyhow::anyhow!("{step} ran out of its {budget:?} budget"))?
@@ -321,26 +357,4 @@ pub fn recordable_ocr_text(text: &str) -> String {
         .filter(|&c| !is_refused(c, TextKind::MultiLine))
         .take(xyt_domain::matching::MAX_OCR_CHARS)
         .collect()
-}
-
-pub fn profit_share_of(order: &Order) -> Option<ProfitShare> {
-    let check = order.price_check.as_ref();
-    let revenue = check.and_then(|c| c.payable_amount).or(order.payable_amount)?;
-    let (cost, cost_basis) = match check.and_then(|c| c.settlement_amount) {
-        Some(s) => (s, "settlement_amount"),
-        None => (order.payment.as_ref()?.amount, "payment_amount"),
-    };
-    let r = xyt_domain::money::round_cents;
-    Some(ProfitShare {
-        revenue: r(revenue),
-        cost: r(cost),
-        profit: r(revenue - cost),
-        cost_basis: cost_basis.into(),
-    })
-}
-
-/// Runs the owed steps of one order after an operator's or the buyer's command.
-/// Within the same time budget as the sweep: a failure is left to the sweep, backed off.
-pub async fn run_owed_steps(state: &crate::state::AppState, order_no: &OrderNo, request_id: &str) {
-    let _ = state.pipeline.run_owed_within_budget(order_no, request_id).await;
 }

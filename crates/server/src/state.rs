@@ -12,9 +12,11 @@ pub struct AppState {
     /// The config reads on the order path, from memory while fresh.
     pub config_cache: Arc<ConfigCache>,
     pub orders: Arc<OrderStore>,
-    pub public_limiter: crate::api::public::RateLimiter,
+    pub public_limiter: crate::rate_limit::RateLimiter,
     pub delivery_worker: Arc<crate::delivery_worker::DeliveryWorker>,
     pub pipeline: Arc<crate::pipeline::Pipeline>,
+    /// Every command on an order goes through it.
+    pub service: crate::orders_service::OrderService,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
     pub config: Arc<Config>,
     pub auth: crate::auth::AuthConfig,

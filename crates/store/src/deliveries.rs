@@ -598,3 +598,18 @@ pub async fn settle(pool: &PgPool, id: Uuid, max_wait: Duration) -> Result<(), s
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The delivery of `kind` the event `source_sequence` of the order created, if any.
+pub async fn created_by(
+    pool: &PgPool,
+    order_no: &str,
+    source_sequence: i64,
+    kind: xyt_domain::delivery::DeliveryKind,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM deliveries WHERE order_no = $1 AND source_sequence = $2 AND type = $3")
+        .bind(order_no)
+        .bind(source_sequence)
+        .bind(kind.as_str())
+        .fetch_optional(pool)
+        .await
+}

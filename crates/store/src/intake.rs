@@ -16,46 +16,67 @@ pub async fn find(pool: &PgPool, external_order_no: &str) -> Result<Option<Intak
         .await
 }
 
-/// Claims `candidate` as the order number of `external_order_no`, or returns the number an
-/// earlier or concurrent call claimed. Either way every caller gets the same one.
+/// What a claim found: the order number every copy of the call uses, the answer kept for it
+/// (a repeat), and whether this call's candidate became the number (nothing of the order can
+/// exist yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub order_no: String,
+    pub answer: Option<String>,
+    pub won: bool,
+}
+
+/// Claims `candidate` as the order number of `external_order_no`, or returns the number (and
+/// answer) an earlier or concurrent call claimed. Either way every caller gets the same one; one
+/// round trip unless a concurrent claim is still committing.
 pub async fn claim(
     pool: &PgPool,
     external_order_no: &str,
     biz_order_no: &str,
     candidate: &str,
-) -> Result<String, sqlx::Error> {
-    let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no) VALUES ($1, $2, $3)
-         ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no",
+) -> Result<Claim, sqlx::Error> {
+    let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
+        "WITH ins AS (
+             INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no) VALUES ($1, $2, $3)
+             ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no)
+         SELECT order_no, NULL::text, true FROM ins
+         UNION ALL
+         SELECT order_no, answer, false FROM xgj_intake
+         WHERE external_order_no = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
     )
     .bind(external_order_no)
     .bind(biz_order_no)
     .bind(candidate)
     .fetch_optional(pool)
     .await?;
-    match inserted {
-        Some(no) => Ok(no),
+    let (order_no, answer, won) = match row {
+        Some(r) => r,
+        // A concurrent claim committed while the statement ran: its snapshot predates that
+        // commit, a new statement's does not.
         None => {
-            sqlx::query_scalar("SELECT order_no FROM xgj_intake WHERE external_order_no = $1")
-                .bind(external_order_no)
-                .fetch_one(pool)
-                .await
+            let i = find(pool, external_order_no).await?.ok_or(sqlx::Error::RowNotFound)?;
+            (i.order_no, i.answer, false)
         }
-    }
+    };
+    Ok(Claim { order_no, answer, won })
 }
 
 /// Keeps the first answer given and returns the one kept, so concurrent callers that built
 /// their answers independently all send the same bytes.
 pub async fn keep_answer(pool: &PgPool, external_order_no: &str, answer: &str) -> Result<String, sqlx::Error> {
-    // Two statements, not one: under READ COMMITTED a single statement's snapshot predates a
-    // concurrent winner's commit, and would read the answer as still missing.
-    sqlx::query(
-        "UPDATE xgj_intake SET answer = $2, answered_at = now() WHERE external_order_no = $1 AND answer IS NULL",
+    let kept: Option<String> = sqlx::query_scalar(
+        "UPDATE xgj_intake SET answer = $2, answered_at = now() WHERE external_order_no = $1 AND answer IS NULL
+         RETURNING answer",
     )
     .bind(external_order_no)
     .bind(answer)
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
+    // Another call kept its answer first. A second statement, not one: under READ COMMITTED a
+    // single statement's snapshot predates a concurrent winner's commit.
     sqlx::query_scalar("SELECT answer FROM xgj_intake WHERE external_order_no = $1 AND answer IS NOT NULL")
         .bind(external_order_no)
         .fetch_one(pool)
@@ -83,4 +104,12 @@ pub async fn answer_for_out_order_no(pool: &PgPool, out_order_no: &str) -> Resul
     .fetch_optional(pool)
     .await?
     .flatten())
+}
+
+/// Our order number for its virtual card order number `out_order_no`.
+pub async fn order_no_for_out_order_no(pool: &PgPool, out_order_no: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_no FROM order_list WHERE out_order_no = $1")
+        .bind(out_order_no)
+        .fetch_optional(pool)
+        .await
 }

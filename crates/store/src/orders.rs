@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateContext, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
@@ -87,24 +87,69 @@ impl OrderStore {
 
     /// The current state of an order (not-existing orders load as the default state).
     pub async fn load(&self, order_no: &OrderNo) -> Result<Order, ExecuteError> {
-        let mut ctx = self.store.load_aggregate(order_no.as_str()).await?;
-        Ok(ctx.aggregate().clone())
+        Ok(self.current(order_no).await?.into_order())
     }
 
-    /// Runs a command and returns the committed events (none when the command found its work
-    /// already done). The views are refreshed afterwards; if that fails the catch-up heals it,
-    /// so a view error never fails the command.
+    /// The order as it stands, ready for a command: its state and the sequence it is at.
+    pub async fn current(&self, order_no: &OrderNo) -> Result<Current, ExecuteError> {
+        Ok(Current {
+            order_no: order_no.clone(),
+            ctx: self.store.load_aggregate(order_no.as_str()).await?,
+        })
+    }
+
+    /// An order whose stream is known to be empty (its number was just claimed): no read.
+    /// Were the stream not empty after all, the commit would conflict and be decided again on
+    /// what is there.
+    pub fn fresh(&self, order_no: &OrderNo) -> Current {
+        Current {
+            order_no: order_no.clone(),
+            ctx: EventStoreAggregateContext {
+                aggregate_id: order_no.as_str().to_string(),
+                aggregate: Order::default(),
+                current_sequence: 0,
+                current_snapshot: None,
+            },
+        }
+    }
+
+    /// Loads the order, then runs a command on it: see [`Self::execute_on`].
     pub async fn execute(
         &self,
         order_no: &OrderNo,
         command: OrderCommand,
         meta: &EventMeta,
         on_conflict: OnConflict,
-    ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
+    ) -> Result<Executed, ExecuteError> {
+        let current = self.current(order_no).await?;
+        self.execute_on(current, command, meta, on_conflict).await
+    }
+
+    /// Runs a command on the order as the caller loaded it and returns the committed events
+    /// (none when the command found its work already done) with the order as they left it, so
+    /// nothing is read again. A concurrent commit is retried (reloaded, decided again) or
+    /// reported. The views commit with the events; if they fail the events still commit and the
+    /// catch-up heals the views, so a view error never fails the command.
+    pub async fn execute_on(
+        &self,
+        current: Current,
+        command: OrderCommand,
+        meta: &EventMeta,
+        on_conflict: OnConflict,
+    ) -> Result<Executed, ExecuteError> {
+        let order_no = current.order_no.clone();
+        let mut current = Some(current);
         let mut attempt = 0u32;
         let result = loop {
             attempt += 1;
-            match self.try_execute(order_no, command.clone(), meta).await {
+            let on = match current.take() {
+                Some(c) => c,
+                None => match self.current(&order_no).await {
+                    Ok(c) => c,
+                    Err(e) => break Err(e),
+                },
+            };
+            match self.try_execute(on, command.clone(), meta, Views::Refreshed).await {
                 Err(ExecuteError::Conflict) if on_conflict == OnConflict::Retry && attempt < 8 => {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
@@ -112,7 +157,7 @@ impl OrderStore {
             }
         };
         let outcome = match &result {
-            Ok(c) if c.is_empty() => "no_change",
+            Ok(c) if c.events.is_empty() => "no_change",
             Ok(_) => "committed",
             Err(ExecuteError::Domain(_)) => "refused",
             Err(ExecuteError::Conflict) => "conflict",
@@ -123,29 +168,93 @@ impl OrderStore {
             "Order commands by outcome",
             &[("outcome", outcome)],
         );
-        let committed = result?;
-        if !committed.is_empty() {
-            if let Err(e) = self.projections.refresh(order_no.as_str()).await {
-                tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
-            }
-        }
-        Ok(committed)
+        let executed = result?;
+        Ok(executed)
     }
 
+    /// Decides and, when there is something to record, commits the events and (with
+    /// [`Views::Refreshed`]) the order's views in one transaction. The views sit behind a
+    /// savepoint: if they fail, the events still commit and the catch-up heals the views.
     async fn try_execute(
         &self,
-        order_no: &OrderNo,
+        current: Current,
         command: OrderCommand,
         meta: &EventMeta,
-    ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
-        let mut ctx = self.store.load_aggregate(order_no.as_str()).await?;
-        let events = ctx.aggregate().decide(command)?;
+        views: Views,
+    ) -> Result<Executed, ExecuteError> {
+        let events = current.order().decide(command)?;
         if events.is_empty() {
-            return Ok(vec![]);
+            return Ok(Executed {
+                events: vec![],
+                current,
+            });
         }
         let mut meta = meta.clone();
         meta.processed_at = Utc::now();
-        Ok(self.store.commit(events, ctx, meta.to_map()).await?)
+        let metadata = meta.to_map();
+        let Current { order_no, mut ctx } = current;
+        let committed: Vec<EventEnvelope<Order>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| EventEnvelope {
+                aggregate_id: order_no.as_str().to_string(),
+                sequence: ctx.current_sequence + i + 1,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let store = |e: &dyn std::fmt::Display| ExecuteError::Store(e.to_string());
+        let mut tx = self.pool.begin().await.map_err(|e| store(&e))?;
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
+        );
+        let mut rows = Vec::with_capacity(committed.len());
+        for e in &committed {
+            let payload = serde_json::to_value(&e.payload).map_err(|e| store(&e))?;
+            rows.push((
+                e.sequence as i64,
+                e.payload.event_type(),
+                e.payload.event_version(),
+                payload,
+            ));
+        }
+        let metadata = serde_json::to_value(&metadata).map_err(|e| store(&e))?;
+        insert.push_values(&rows, |mut b, (sequence, event_type, event_version, payload)| {
+            b.push_bind(Order::TYPE)
+                .push_bind(order_no.as_str())
+                .push_bind(sequence)
+                .push_bind(event_type)
+                .push_bind(event_version)
+                .push_bind(payload)
+                .push_bind(&metadata);
+        });
+        if let Err(e) = insert.build().execute(&mut *tx).await {
+            // Another command took these sequence numbers first.
+            let taken = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "23505");
+            return Err(if taken { ExecuteError::Conflict } else { store(&e) });
+        }
+        if views == Views::Refreshed {
+            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await.map_err(|e| store(&e))?;
+            match self.projections.refresh_in_tx(&mut savepoint, order_no.as_str()).await {
+                Ok(()) => savepoint.commit().await.map_err(|e| store(&e))?,
+                Err(e) => {
+                    tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
+                    savepoint.rollback().await.map_err(|e| store(&e))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| store(&e))?;
+        for e in &committed {
+            ctx.aggregate.apply(e.payload.clone());
+        }
+        ctx.current_sequence += committed.len();
+        Ok(Executed {
+            events: committed,
+            current: Current { order_no, ctx },
+        })
     }
 
     /// Commits events without refreshing any view: what a crash right after the commit leaves
@@ -156,6 +265,41 @@ impl OrderStore {
         command: OrderCommand,
         meta: &EventMeta,
     ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
-        self.try_execute(order_no, command, meta).await
+        let current = self.current(order_no).await?;
+        Ok(self.try_execute(current, command, meta, Views::Left).await?.events)
     }
+}
+
+/// Whether a commit brings the order's views along (always, but for the tests that show what a
+/// crash between the two would leave).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Views {
+    Refreshed,
+    Left,
+}
+
+/// An order as loaded, or as the last command left it: what the next command decides on.
+pub struct Current {
+    order_no: OrderNo,
+    ctx: EventStoreAggregateContext<Order>,
+}
+
+impl Current {
+    pub fn order_no(&self) -> &OrderNo {
+        &self.order_no
+    }
+
+    pub fn order(&self) -> &Order {
+        &self.ctx.aggregate
+    }
+
+    pub fn into_order(self) -> Order {
+        self.ctx.aggregate
+    }
+}
+
+/// What a command committed, and the order as it left it.
+pub struct Executed {
+    pub events: Vec<EventEnvelope<Order>>,
+    pub current: Current,
 }

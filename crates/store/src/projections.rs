@@ -765,6 +765,19 @@ impl Projections {
         Ok(heads.first().map(|h| h.1).unwrap_or(0))
     }
 
+    /// [`Self::refresh`] in the caller's transaction: the views commit with the events.
+    pub async fn refresh_in_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        order_no: &str,
+    ) -> anyhow::Result<()> {
+        let (outcome, _) = refresh_in(tx, LIVE, &[order_no.to_string()], true).await?;
+        if outcome.failed > 0 {
+            anyhow::bail!("order {order_no}: its events could not be read (see the log)");
+        }
+        Ok(())
+    }
+
     /// Brings the views of many orders up to date in one transaction. Orders whose events
     /// cannot be read are logged and counted, never holding up the rest.
     pub async fn refresh_many(&self, order_nos: &[String]) -> anyhow::Result<BatchOutcome> {

@@ -94,3 +94,21 @@ pub fn order_push_text(order: &Order, masked: bool) -> Option<String> {
         "【代下单,请出票】\n{body}\n代付金额:{paid}\n付款凭证见下图;出票后请回传出票截图。"
     ))
 }
+
+/// 推单 of `order` to the agent group `group_id` (`name`, its configured `target`): the push
+/// text and where it goes; `None` before the buyer submitted the form.
+pub fn push_request(order: &Order, group_id: &str, name: &str, target: &str) -> Option<super::OrderPushRequested> {
+    use crate::target::Target;
+    let message_text = order_push_text(order, false)?;
+    let parsed = Target::parse(target, false).ok();
+    Some(super::OrderPushRequested {
+        agent_group_id: group_id.to_string(),
+        agent_group_name: name.to_string(),
+        target_group_id: Some(match &parsed {
+            Some(Target::WecomApp { chat_id }) => chat_id.clone(),
+            _ => group_id.to_string(),
+        }),
+        notification_target: parsed.map(|t| t.display()).unwrap_or_else(|| target.to_string()),
+        message_text,
+    })
+}

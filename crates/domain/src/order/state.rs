@@ -490,19 +490,46 @@ impl Order {
         Ok(events)
     }
 
+    /// The profit share a completed order owes: revenue is the payable amount, cost the
+    /// settlement amount of the price check (or, without one, what was paid to the agent).
+    pub fn profit_share_due(&self) -> Option<ProfitShare> {
+        let check = self.price_check.as_ref();
+        let revenue = check.and_then(|c| c.payable_amount).or(self.payable_amount)?;
+        let (cost, cost_basis) = match check.and_then(|c| c.settlement_amount) {
+            Some(s) => (s, "settlement_amount"),
+            None => (self.payment.as_ref()?.amount, "payment_amount"),
+        };
+        let r = money::round_cents;
+        Some(ProfitShare {
+            revenue: r(revenue),
+            cost: r(cost),
+            profit: r(revenue - cost),
+            cost_basis: cost_basis.into(),
+        })
+    }
+
     /// The buyer may correct the form until the order is pushed to the agent.
-    fn submit_form(&self, form: BuyerForm) -> Result<Vec<OrderEvent>, OrderError> {
+    pub fn form_editable(&self) -> Result<(), OrderError> {
         let status = self.status.ok_or(OrderError::NotFound)?;
         match status {
             OrderStatus::AwaitingUserForm
             | OrderStatus::PendingManualReview
             | OrderStatus::AwaitingPayment
             | OrderStatus::AwaitingPush => {}
-            other => return Err(OrderError::FormLocked(other)),
+            OrderStatus::AwaitingTicket
+            | OrderStatus::PendingMatchReview
+            | OrderStatus::AwaitingUserNotification
+            | OrderStatus::Completed
+            | OrderStatus::Cancelled => return Err(OrderError::FormLocked(status)),
         }
-        if matches!(self.push, PushState::Requested | PushState::Pushed) {
-            return Err(OrderError::FormLocked(status));
+        match self.push {
+            PushState::Requested | PushState::Pushed => Err(OrderError::FormLocked(status)),
+            PushState::NotStarted | PushState::Failed => Ok(()),
         }
+    }
+
+    fn submit_form(&self, form: BuyerForm) -> Result<Vec<OrderEvent>, OrderError> {
+        self.form_editable()?;
         // A double click, or a retry after a lost answer: the same form again is not news.
         if self.form.as_ref() == Some(&form) {
             return Ok(vec![]);
@@ -557,9 +584,43 @@ impl Order {
         }
     }
 
-    fn fulfil(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+    /// Decides without side effects; `handle` only forwards to this, so tests and the service
+    /// layer can call it directly too. Every command has its own arm: a new one does not
+    /// compile until it is decided here.
+    pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         use OrderStatus as S;
         Ok(match command {
+            OrderCommand::TakeInXgjOrder(c) => self.take_in(*c)?,
+            OrderCommand::SubmitUserForm { form } => self.submit_form(form)?,
+            OrderCommand::RecordPriceCheck { check, for_form } => self.record_price_check(check, for_form)?,
+            OrderCommand::Review(decision) => self.review(decision)?,
+            OrderCommand::RecordDeliveryAttempt(a) => {
+                self.status.ok_or(OrderError::NotFound)?;
+                if self.recorded_attempts.contains(&a.attempt_id) {
+                    return Ok(vec![]);
+                }
+                use crate::delivery::DeliveryKind as K;
+                let sent = a.delivery_status == "sent";
+                vec![match a.notification_type.parse::<K>() {
+                    Ok(K::OrderPush) if sent => OrderEvent::OrderPushedToAgent(*a),
+                    Ok(K::OrderPush) => OrderEvent::OrderPushFailed(*a),
+                    Ok(K::UserFormGroupPush) if sent => OrderEvent::UserFormGroupPushed(*a),
+                    Ok(K::UserFormGroupPush) => OrderEvent::UserFormGroupPushFailed(*a),
+                    Ok(K::RefundAlert) => OrderEvent::RefundAlertNotified(*a),
+                    // Deliveries of other kinds are not attempts on an order's stream; an
+                    // attempt of one is recorded as the alert kind, as it always was.
+                    Ok(K::PriceException | K::UserNotify | K::GoodsChange) | Err(_) => {
+                        OrderEvent::UserPriceExceptionNotified(*a)
+                    }
+                }]
+            }
+            OrderCommand::RequestResend(r) => {
+                self.status.ok_or(OrderError::NotFound)?;
+                vec![OrderEvent::DeliveryResendRequested(r)]
+            }
+            OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at)?,
+            OrderCommand::ApplyXgjRefund { apply, at } => self.apply_xgj_refund(apply, at)?,
+            OrderCommand::RecordXgjRefund { notice, at } => self.record_xgj_refund(notice, at)?,
             OrderCommand::ConfirmPayment(p) => {
                 self.require("confirm_payment", &[S::AwaitingPayment])?;
                 if self.payment.is_some() {
@@ -674,42 +735,7 @@ impl Order {
                     cancelled_at: Some(at),
                 })]
             }
-            _ => unreachable!("fulfil only gets fulfilment commands"),
         })
-    }
-
-    /// Decides without side effects; `handle` only forwards to this, so tests and the service
-    /// layer can call it directly too.
-    pub fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        match command {
-            OrderCommand::TakeInXgjOrder(c) => self.take_in(*c),
-            OrderCommand::SubmitUserForm { form } => self.submit_form(form),
-            OrderCommand::RecordPriceCheck { check, for_form } => self.record_price_check(check, for_form),
-            OrderCommand::Review(decision) => self.review(decision),
-            OrderCommand::RecordDeliveryAttempt(a) => {
-                self.status.ok_or(OrderError::NotFound)?;
-                if self.recorded_attempts.contains(&a.attempt_id) {
-                    return Ok(vec![]);
-                }
-                let sent = a.delivery_status == "sent";
-                Ok(vec![match a.notification_type.as_str() {
-                    "order_push" if sent => OrderEvent::OrderPushedToAgent(*a),
-                    "order_push" => OrderEvent::OrderPushFailed(*a),
-                    "user_form_group_push" if sent => OrderEvent::UserFormGroupPushed(*a),
-                    "user_form_group_push" => OrderEvent::UserFormGroupPushFailed(*a),
-                    "refund_alert" => OrderEvent::RefundAlertNotified(*a),
-                    _ => OrderEvent::UserPriceExceptionNotified(*a),
-                }])
-            }
-            OrderCommand::RequestResend(r) => {
-                self.status.ok_or(OrderError::NotFound)?;
-                Ok(vec![OrderEvent::DeliveryResendRequested(r)])
-            }
-            OrderCommand::CancelByXgj { reason, trade, at } => self.cancel_by_xgj(reason, trade, at),
-            OrderCommand::ApplyXgjRefund { apply, at } => self.apply_xgj_refund(apply, at),
-            OrderCommand::RecordXgjRefund { notice, at } => self.record_xgj_refund(notice, at),
-            other => self.fulfil(other),
-        }
     }
 }
 

@@ -126,116 +126,63 @@ pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) 
     ApiError::field("path", err.to_string()).into()
 }
 
-/// Unknown routes answer in the same envelope; a known path with another method is a 405 with
-/// the methods it takes in `Allow` (`TRACE /api/orders` was a 404).
-pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let allowed = allowed_methods(req.path());
-    if allowed.is_empty() {
-        return ApiError::not_found("NOT_FOUND", "没有这个接口").error_response();
-    }
-    let allow = allowed.join(", ");
-    let mut res = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        format!("这个接口只接受 {allow}"),
-    )
-    .error_response();
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
-        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
-    }
-    res
-}
-
-/// Every documented path template and its methods, from the OpenAPI document (which is collected
-/// from the mounted services, so it is the route table).
-static ROUTES: std::sync::LazyLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::LazyLock::new(|| {
-    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-    let doc = serde_json::to_value(crate::openapi::document()).unwrap_or_default();
-    let Some(paths) = doc["paths"].as_object() else {
-        return Vec::new();
-    };
-    paths
-        .iter()
-        .map(|(template, item)| {
-            let segments = template.split('/').map(str::to_string).collect();
-            let methods = METHODS
-                .iter()
-                .filter(|m| item.get(**m).is_some())
-                .map(|m| m.to_ascii_uppercase())
-                .collect();
-            (segments, methods)
-        })
-        .collect()
-});
-
-/// The methods of the route `path` belongs to (empty for an unknown path).
-pub fn allowed_methods(path: &str) -> Vec<String> {
-    let segments: Vec<&str> = path.split('/').collect();
-    let matches = |template: &[String]| {
-        template.len() == segments.len()
-            && template.iter().zip(&segments).all(|(t, s)| {
-                if t.starts_with('{') && t.ends_with('}') {
-                    !s.is_empty()
-                } else {
-                    t == s
-                }
-            })
-    };
-    let mut out: Vec<String> = Vec::new();
-    for (template, methods) in ROUTES.iter() {
-        if matches(template) {
-            for m in methods {
-                if !out.contains(m) {
-                    out.push(m.clone());
-                }
-            }
+impl From<crate::orders_service::ServiceError> for ApiError {
+    fn from(e: crate::orders_service::ServiceError) -> Self {
+        use crate::orders_service::ServiceError as S;
+        match e {
+            S::NotFound(no) => Self::not_found("ORDER_NOT_FOUND", format!("订单 {no} 不存在")),
+            S::Execute(e) => e.into(),
+            S::Infra(cause) => Self::internal(cause),
         }
     }
-    out
 }
 
 impl From<xyt_store::orders::ExecuteError> for ApiError {
     fn from(e: xyt_store::orders::ExecuteError) -> Self {
-        use xyt_domain::order::OrderError as D;
         use xyt_store::orders::ExecuteError as E;
         match e {
             E::Conflict => Self::new(StatusCode::CONFLICT, "ORDER_CHANGED", "订单刚被其他人修改,请刷新后重试"),
-            E::Domain(d) => {
-                let code = d.code();
-                match d {
-                    D::NotFound => Self::not_found("ORDER_NOT_FOUND", "订单不存在"),
-                    D::ReasonRequired => Self::field("note", "拒绝时必须填写原因"),
-                    D::InvalidState { action, status } => Self::new(
-                        StatusCode::CONFLICT,
-                        code,
-                        format!("订单当前为「{}」,不能执行 {action}", status.label()),
-                    ),
-                    D::FormLocked(status) => Self::new(
-                        StatusCode::CONFLICT,
-                        code,
-                        format!("订单当前为「{}」,资料已不能修改", status.label()),
-                    ),
-                    D::PaymentNotConfirmed => Self::new(
-                        StatusCode::CONFLICT,
-                        code,
-                        "当前还没有付款记录,先点上面的「确认付款」。",
-                    ),
-                    D::PaymentAlreadyConfirmed => Self::new(StatusCode::CONFLICT, code, "已确认过付款,无需重复确认"),
-                    D::NoPaymentProof => Self::new(
-                        StatusCode::CONFLICT,
-                        code,
-                        "当前不满足推送条件:需要先上传付款凭证,再推送给代理处理。",
-                    ),
-                    D::PushInFlight => Self::new(StatusCode::CONFLICT, code, "推单正在进行中,请等待结果后再操作"),
-                    D::ProfitShareNotReady => {
-                        Self::new(StatusCode::CONFLICT, code, "分润尚未就绪(not_ready):订单完成后才能结算")
-                    }
-                    D::ProfitShareAlreadySettled => Self::new(StatusCode::CONFLICT, code, "分润已结算"),
-                    D::AlreadyCompleted => Self::new(StatusCode::CONFLICT, code, "订单已完成,不能取消"),
-                    other => Self::new(StatusCode::CONFLICT, code, other.to_string()),
-                }
-            }
+            E::Domain(d) => d.into(),
             E::Store(cause) => Self::internal(cause),
+        }
+    }
+}
+
+/// Every refusal of the order, in the operator's words. No catch-all: a new refusal does not
+/// compile until it has its message here.
+impl From<xyt_domain::order::OrderError> for ApiError {
+    fn from(d: xyt_domain::order::OrderError) -> Self {
+        use xyt_domain::order::OrderError as D;
+        let code = d.code();
+        let conflict = |message: String| Self::new(StatusCode::CONFLICT, code, message);
+        match d {
+            D::NotFound => Self::not_found("ORDER_NOT_FOUND", "订单不存在"),
+            D::ReasonRequired => Self::field("note", "拒绝时必须填写原因"),
+            D::InvalidState { action, status } => {
+                conflict(format!("订单当前为「{}」,不能执行 {action}", status.label()))
+            }
+            D::FormLocked(status) => conflict(format!("订单当前为「{}」,资料已不能修改", status.label())),
+            D::PaymentNotConfirmed => conflict("当前还没有付款记录,先点上面的「确认付款」。".into()),
+            D::PaymentAlreadyConfirmed => conflict("已确认过付款,无需重复确认".into()),
+            D::NoPaymentProof => conflict("当前不满足推送条件:需要先上传付款凭证,再推送给代理处理。".into()),
+            D::PushInFlight => conflict("推单正在进行中,请等待结果后再操作".into()),
+            D::ProfitShareNotReady => conflict("分润尚未就绪(not_ready):订单完成后才能结算".into()),
+            D::ProfitShareAlreadySettled => conflict("分润已结算".into()),
+            D::AlreadyCompleted => conflict("订单已完成,不能取消".into()),
+            D::OtherExternalOrder { order_no, existing, .. } => {
+                conflict(format!("订单 {order_no} 已对应闲管家订单 {existing},不能再接另一笔"))
+            }
+            D::InvalidQuantity(q) => conflict(format!("购买数量至少为 1,收到 {q}")),
+            D::MaxAmountBelowPrice {
+                amount_cent,
+                max_amount_cent,
+            } => conflict(format!(
+                "订单金额 {amount_cent} 分高于闲管家给出的上限 {max_amount_cent} 分"
+            )),
+            D::InvalidFeeRate(rate) => conflict(format!("平台费率必须在 0(含)到 1(不含)之间,当前为 {rate}")),
+            D::AmountOverflow => conflict("订单金额超出可计算范围".into()),
+            D::StalePriceCheck => conflict("买家刚修改了资料,价格校验需按新资料重做,请刷新后重试".into()),
+            D::StaleScreenshot => conflict("截图刚被新的上传替换,请刷新后重试".into()),
         }
     }
 }

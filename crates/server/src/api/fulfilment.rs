@@ -4,53 +4,22 @@
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use xyt_domain::order::{messages, EventMeta, OrderCommand, OrderPushRequested, PaymentConfirmed};
-use xyt_domain::target::Target;
-use xyt_domain::OrderNo;
-use xyt_store::orders::OnConflict;
+use xyt_domain::delivery::DeliveryKind;
+use xyt_domain::money::{parse_amount, PAYMENT_RANGE};
+use xyt_domain::order::{messages, OrderCommand, PaymentConfirmed};
+use xyt_store::config_centre;
 use xyt_store::views::{self, OrderDetail};
 
 use super::error::{ApiError, ErrorBody};
-use super::orders::detail_or_404;
+use super::params::decision_with_note;
+use crate::orders_service::Actor;
 use crate::state::AppState;
 
-fn meta(req: &HttpRequest) -> EventMeta {
-    EventMeta::accepted(super::operator(req), crate::request_id::current(), Utc::now())
-}
-
-/// An operator's `yes`/`reject` decision with its note (required to reject, at most 500 chars).
-pub fn decision_with_note(decision: &str, note: Option<String>, yes: &str) -> Result<(bool, String), ApiError> {
-    let note = note.unwrap_or_default();
-    if note.chars().count() > 500 {
-        return Err(ApiError::field("note", "最多 500 个字符"));
-    }
-    match decision {
-        d if d == yes => Ok((true, note)),
-        "reject" if note.trim().is_empty() => Err(ApiError::field("note", "拒绝时必须写明原因")),
-        "reject" => Ok((false, note)),
-        _ => Err(ApiError::field("decision", format!("只能是 {yes} 或 reject"))),
-    }
-}
-
-/// Runs an operator's command (re-decided on the new state if the order changed meanwhile) and
-/// answers with the order as it now stands.
-pub async fn run(
-    state: &AppState,
-    req: &HttpRequest,
-    order_no: &str,
-    command: OrderCommand,
-) -> Result<OrderDetail, ApiError> {
-    let detail = detail_or_404(state, order_no).await?;
-    let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
-    state
-        .orders
-        .execute(&no, command, &meta(req), OnConflict::Retry)
-        .await?;
-    crate::pipeline::run_owed_steps(state, &no, &crate::request_id::current()).await;
-    detail_or_404(state, &detail.order_no).await
+/// The signed-in operator, in this request.
+fn operator(req: &HttpRequest) -> Actor {
+    Actor::new(super::operator(req))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -81,13 +50,8 @@ pub async fn confirm_payment(
     path: web::Path<String>,
     body: web::Json<PaymentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let amount: Decimal = body
-        .amount
-        .trim()
-        .parse()
-        .ok()
-        .filter(|a: &Decimal| *a > Decimal::ZERO && a.scale() <= 2 && *a < Decimal::new(10_000_000, 0))
-        .ok_or_else(|| ApiError::field("amount", "金额必须是大于 0、最多两位小数的数字,例如 426.00"))?;
+    let amount = parse_amount(&body.amount, &PAYMENT_RANGE)
+        .map_err(|_| ApiError::field("amount", "金额必须是大于 0、最多两位小数的数字,例如 426.00"))?;
     let qr = views::active_qr_code(&state.pool).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -95,15 +59,13 @@ pub async fn confirm_payment(
             "当前还没有生效二维码。请先到配置中心上传或登记二维码。",
         )
     })?;
-    let mut amount = amount;
-    amount.rescale(2);
     let command = OrderCommand::ConfirmPayment(PaymentConfirmed {
         amount,
         qr_code_id: qr.id,
         qr_code_label: qr.label,
         paid_at: Utc::now(),
     });
-    Ok(HttpResponse::Ok().json(run(&state, &req, &path, command).await?))
+    Ok(HttpResponse::Ok().json(state.service.command(&path, command, &operator(&req)).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -137,29 +99,25 @@ pub async fn push_to_agent(
     let group_id = body
         .and_then(|b| b.into_inner().agent_group_id)
         .filter(|g| !g.trim().is_empty());
-    let group: Option<(uuid::Uuid, String, String)> = match &group_id {
+    let group = match &group_id {
         Some(id) => {
             let id: uuid::Uuid = id
                 .trim()
                 .parse()
                 .map_err(|_| ApiError::field("agentGroupId", "代理群不存在"))?;
-            sqlx::query_as("SELECT id, name, wecom_target FROM agent_groups WHERE id = $1 AND active")
-                .bind(id)
-                .fetch_optional(&state.pool)
+            config_centre::get_agent_group(&state.pool, id)
                 .await?
+                .filter(|g| g.active)
         }
-        None => {
-            sqlx::query_as(
-                "SELECT id, name, wecom_target FROM agent_groups WHERE active ORDER BY created_at, id LIMIT 1",
-            )
-            .fetch_optional(&state.pool)
+        None => config_centre::list_agent_groups(&state.pool)
             .await?
-        }
+            .into_iter()
+            .find(|g| g.active),
     };
-    let detail = detail_or_404(&state, &path).await?;
+    let current = state.service.current(&path).await?;
     // A named group that is not there is a bad field; no active group at all is the config's
     // state (as NO_ACTIVE_QR_CODE for a payment), not the request's fault.
-    let (gid, name, target) = match (group, &group_id) {
+    let group = match (group, &group_id) {
         (Some(g), _) => g,
         (None, Some(_)) => return Err(ApiError::field("agentGroupId", "代理群不存在或已停用")),
         (None, None) => {
@@ -170,44 +128,15 @@ pub async fn push_to_agent(
             ))
         }
     };
-    let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
-    let order = state.orders.load(&no).await?;
-    let text = messages::order_push_text(&order, false)
+    let request = messages::push_request(current.order(), &group.id.to_string(), &group.name, &group.wecom_target)
         .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "NO_USER_FORM", "买家还没有提交资料,不能推单"))?;
-    let parsed = Target::parse(&target, false).ok();
-    let command = OrderCommand::RequestPush(OrderPushRequested {
-        agent_group_id: gid.to_string(),
-        agent_group_name: name,
-        target_group_id: match &parsed {
-            Some(Target::WecomApp { chat_id }) => Some(chat_id.clone()),
-            _ => Some(gid.to_string()),
-        },
-        notification_target: parsed.map(|t| t.display()).unwrap_or(target),
-        message_text: text,
-    });
-    let committed = state
-        .orders
-        .execute(&no, command, &meta(&req), OnConflict::Retry)
+    let ran = state
+        .service
+        .run_on(current, OrderCommand::RequestPush(request), &operator(&req))
         .await?;
-    // The push delivery was created with the event; send it now rather than at the next poll.
-    if let Some(seq) = committed.first().map(|e| e.sequence as i64) {
-        let id: Option<uuid::Uuid> = sqlx::query_scalar(
-            "SELECT id FROM deliveries WHERE order_no = $1 AND source_sequence = $2 AND type = 'order_push'",
-        )
-        .bind(no.as_str())
-        .bind(seq)
-        .fetch_optional(&state.pool)
-        .await?;
-        if let Some(id) = id {
-            if let Some(row) =
-                xyt_store::deliveries::claim_one(&state.pool, id, state.delivery_worker.config.lease).await?
-            {
-                state.delivery_worker.process(row).await.map_err(ApiError::internal)?;
-            }
-            xyt_store::deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
-        }
-    }
-    Ok(HttpResponse::Ok().json(detail_or_404(&state, no.as_str()).await?))
+    // The push delivery was created with the event; it is sent now rather than at the next poll.
+    state.service.send_now(&ran, DeliveryKind::OrderPush).await?;
+    Ok(HttpResponse::Ok().json(state.service.detail(ran.current.order_no().as_str()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -240,7 +169,8 @@ pub async fn review_screenshot(
     body: web::Json<ScreenshotReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (confirm, note) = decision_with_note(&body.decision, body.note.clone(), "confirm")?;
-    Ok(HttpResponse::Ok().json(run(&state, &req, &path, OrderCommand::ReviewScreenshot { confirm, note }).await?))
+    let command = OrderCommand::ReviewScreenshot { confirm, note };
+    Ok(HttpResponse::Ok().json(state.service.command(&path, command, &operator(&req)).await?))
 }
 
 /// 结算分润.
@@ -260,7 +190,8 @@ pub async fn settle_profit_share(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(run(&state, &req, &path, OrderCommand::SettleProfitShare).await?))
+    let command = OrderCommand::SettleProfitShare;
+    Ok(HttpResponse::Ok().json(state.service.command(&path, command, &operator(&req)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -295,5 +226,6 @@ pub async fn cancel_order(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::field("reason", "请填写取消原因(最多 500 个字符)"));
     }
-    Ok(HttpResponse::Ok().json(run(&state, &req, &path, OrderCommand::Cancel { reason, at: Utc::now() }).await?))
+    let command = OrderCommand::Cancel { reason, at: Utc::now() };
+    Ok(HttpResponse::Ok().json(state.service.command(&path, command, &operator(&req)).await?))
 }

@@ -3,9 +3,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xyt_domain::order::actions::narrow_to;
-use xyt_domain::order::{ActionContext, OrderStatus};
-use xyt_domain::OrderNo;
+use xyt_domain::order::OrderStatus;
 use xyt_store::views::{self, Cursor, ListFilter, OrderDetail, OrderEventEntry, OrderListItem};
 
 use super::error::{ApiError, ErrorBody};
@@ -163,47 +161,6 @@ pub async fn count_orders(
     Ok(super::etag::json(&req, &OrderCounts { items, total }))
 }
 
-/// Reads the detail, healing the views first when the event store is ahead of them (a crash
-/// between commit and view update); the periodic catch-up would heal it within seconds anyway.
-pub async fn detail_or_404(state: &AppState, order_no: &str) -> Result<OrderDetail, ApiError> {
-    let not_found = || ApiError::not_found("ORDER_NOT_FOUND", format!("订单 {order_no} 不存在"));
-    let Ok(no) = OrderNo::parse(order_no) else {
-        return Err(not_found());
-    };
-    if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
-        return with_live_config(state, &no, d).await;
-    }
-    if views::order_has_events(&state.pool, no.as_str()).await? {
-        state
-            .orders
-            .projections()
-            .refresh(no.as_str())
-            .await
-            .map_err(ApiError::internal)?;
-        if let Some(d) = views::order_detail(&state.pool, no.as_str()).await? {
-            return with_live_config(state, &no, d).await;
-        }
-    }
-    Err(not_found())
-}
-
-/// What the stored view cannot know: the QR code to pay with now, and the actions narrowed to
-/// the configuration (no active QR code, no agent group). A view stored before actions existed
-/// gets them from the aggregate.
-async fn with_live_config(state: &AppState, no: &OrderNo, mut d: OrderDetail) -> Result<OrderDetail, ApiError> {
-    d.active_qr_code = views::active_qr_code(&state.pool).await?;
-    let ctx = ActionContext {
-        active_qr_code: d.active_qr_code.is_some(),
-        active_agent_group: views::has_active_agent_group(&state.pool).await?,
-    };
-    if d.available_actions.is_empty() {
-        d.available_actions = state.orders.load(no).await?.available_actions(&ctx);
-    } else {
-        narrow_to(&mut d.available_actions, &ctx);
-    }
-    Ok(d)
-}
-
 /// One order's detail (订单详情).
 #[utoipa::path(
     operation_id = "getOrder",
@@ -220,7 +177,7 @@ pub async fn get_order(
     req: actix_web::HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let detail = detail_or_404(&state, &path).await?;
+    let detail = state.service.detail(&path).await?;
     super::personal::answer(&state, &req, &detail.order_no, "detail", &detail).await
 }
 
@@ -240,7 +197,7 @@ pub async fn get_order_events(
     req: actix_web::HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let detail = detail_or_404(&state, &path).await?;
+    let detail = state.service.detail(&path).await?;
     let mut items = views::order_events(&state.pool, &detail.order_no).await?;
     if items.first().map(|e| e.sequence) != Some(detail.version) {
         state
@@ -290,10 +247,14 @@ pub async fn review_order(
     body: web::Json<ReviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use xyt_domain::order::{OrderCommand, ReviewDecision};
-    let decision = match super::fulfilment::decision_with_note(&body.decision, body.note.clone(), "approve")? {
+    let decision = match super::params::decision_with_note(&body.decision, body.note.clone(), "approve")? {
         (true, note) => ReviewDecision::Approve { note },
         (false, reason) => ReviewDecision::Reject { reason },
     };
-    let detail = super::fulfilment::run(&state, &req, &path, OrderCommand::Review(decision)).await?;
+    let actor = crate::orders_service::Actor::new(super::operator(&req));
+    let detail = state
+        .service
+        .command(&path, OrderCommand::Review(decision), &actor)
+        .await?;
     Ok(HttpResponse::Ok().json(detail))
 }

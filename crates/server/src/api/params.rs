@@ -89,3 +89,17 @@ impl Params {
         }
     }
 }
+
+/// An operator's `yes`/`reject` decision with its note (required to reject, at most 500 chars).
+pub fn decision_with_note(decision: &str, note: Option<String>, yes: &str) -> Result<(bool, String), ApiError> {
+    let note = note.unwrap_or_default();
+    if note.chars().count() > 500 {
+        return Err(ApiError::field("note", "最多 500 个字符"));
+    }
+    match decision {
+        d if d == yes => Ok((true, note)),
+        "reject" if note.trim().is_empty() => Err(ApiError::field("note", "拒绝时必须写明原因")),
+        "reject" => Ok((false, note)),
+        _ => Err(ApiError::field("decision", format!("只能是 {yes} 或 reject"))),
+    }
+}

@@ -4,10 +4,7 @@
 //! whatever exists, and every client address is rate-limited, so the endpoint cannot be used to
 //! probe for orders. Lists and answers here show the buyer's data masked.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -15,48 +12,13 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 use xyt_domain::buyer::{validate, CertificateType, FormInput};
-use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderStatus};
-use xyt_domain::OrderNo;
-use xyt_store::orders::OnConflict;
+use xyt_domain::order::{Order, OrderCommand, OrderStatus};
+use xyt_store::orders::Current;
 use xyt_store::views;
 
 use super::error::{ApiError, ErrorBody};
+use crate::orders_service::{Actor, ServiceError};
 use crate::state::AppState;
-use crate::{pipeline, request_id};
-
-/// A fixed one-minute window per client address.
-pub struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `Err(seconds to wait)` when the address is over its budget.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let now = Instant::now();
-        let minute = Duration::from_secs(60);
-        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if w.len() > 50_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start) < minute);
-        }
-        let entry = w.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= minute {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.per_minute {
-            return Err(minute.saturating_sub(now.duration_since(entry.0)).as_secs().max(1));
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
 
 fn limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     // The peer address, not X-Forwarded-For: a header the client controls cannot buy it a new budget.
@@ -131,19 +93,7 @@ fn buyer_words(o: &Order) -> &'static str {
     }
 }
 
-fn editable(o: &Order) -> bool {
-    matches!(
-        o.status,
-        Some(
-            OrderStatus::AwaitingUserForm
-                | OrderStatus::PendingManualReview
-                | OrderStatus::AwaitingPayment
-                | OrderStatus::AwaitingPush
-        )
-    )
-}
-
-async fn order_for(state: &AppState, token: &str) -> Result<(OrderNo, Order), ApiError> {
+async fn order_for(state: &AppState, token: &str) -> Result<Current, ApiError> {
     let not_found = || ApiError::not_found("FORM_NOT_FOUND", "链接无效或已失效,请从闲鱼订单里重新打开");
     // Tokens are 24 URL-safe characters; anything else is not worth a query.
     if !(16..=64).contains(&token.len())
@@ -156,12 +106,10 @@ async fn order_for(state: &AppState, token: &str) -> Result<(OrderNo, Order), Ap
     let no = views::order_no_for_form_token(&state.pool, token)
         .await?
         .ok_or_else(not_found)?;
-    let order_no = OrderNo::parse(&no).map_err(|_| not_found())?;
-    let order = state.orders.load(&order_no).await?;
-    if !order.exists() {
-        return Err(not_found());
-    }
-    Ok((order_no, order))
+    state.service.current(&no).await.map_err(|e| match e {
+        ServiceError::NotFound(_) => not_found(),
+        other => other.into(),
+    })
 }
 
 async fn public_view(state: &AppState, o: &Order) -> Result<PublicForm, ApiError> {
@@ -181,7 +129,7 @@ async fn public_view(state: &AppState, o: &Order) -> Result<PublicForm, ApiError
             certificate_no: f.certificate_no.masked(),
             play_date: f.play_date,
         }),
-        editable: editable(o),
+        editable: o.form_editable().is_ok(),
         play_date_min: today,
         play_date_max: today + chrono::Days::new(horizon.max(0) as u64),
         certificate_types: CertificateType::ALL
@@ -213,8 +161,8 @@ pub async fn get_form(
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req)?;
-    let (_, order) = order_for(&state, &token).await?;
-    Ok(HttpResponse::Ok().json(public_view(&state, &order).await?))
+    let current = order_for(&state, &token).await?;
+    Ok(HttpResponse::Ok().json(public_view(&state, current.order()).await?))
 }
 
 /// Submits (or corrects) the buyer's form; the price check runs right after.
@@ -239,32 +187,18 @@ pub async fn submit_form(
     input: web::Json<FormInput>,
 ) -> Result<HttpResponse, ApiError> {
     limit(&state, &req)?;
-    let (order_no, order) = order_for(&state, &token).await?;
-    if !editable(&order) {
-        let status = order.status.map(|s| s.label()).unwrap_or("-");
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "FORM_LOCKED",
-            format!("订单当前为「{status}」,资料已不能修改"),
-        ));
-    }
+    let current = order_for(&state, &token).await?;
+    // A locked form is refused before its fields are looked at.
+    current.order().form_editable()?;
     let horizon = state.config_cache.play_date_horizon_days().await?;
     let form = validate(&input, today_in_shanghai(), horizon).map_err(ApiError::validation)?;
-    let request_id = request_id::current();
-    let meta = EventMeta::accepted("public", &request_id, chrono::Utc::now());
-    state
-        .orders
-        .execute(
-            &order_no,
-            OrderCommand::SubmitUserForm { form },
-            &meta,
-            OnConflict::Retry,
-        )
+    // The price check runs with the command; if it cannot, the sweep runs it within seconds
+    // (the form is safe).
+    let ran = state
+        .service
+        .run_on(current, OrderCommand::SubmitUserForm { form }, &Actor::new("public"))
         .await?;
-    // The check runs now; if it cannot, the sweep runs it within seconds (the form is safe).
-    pipeline::run_owed_steps(&state, &order_no, &request_id).await;
-    let order = state.orders.load(&order_no).await?;
-    Ok(HttpResponse::Ok().json(public_view(&state, &order).await?))
+    Ok(HttpResponse::Ok().json(public_view(&state, ran.order()).await?))
 }
 
 pub fn scope() -> utoipa_actix_web::scope::Scope<

@@ -15,13 +15,11 @@ use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 use xyt_domain::order::{OrderCommand, StoredImage};
-use xyt_domain::OrderNo;
 use xyt_integrations::files::{check_image, is_sha256_hex, CheckedImage, ImageLimits};
-use xyt_store::orders::OnConflict;
 use xyt_store::views::OrderDetail;
 
 use super::error::{ApiError, ErrorBody};
-use super::orders::detail_or_404;
+use crate::orders_service::{Actor, OrderService};
 use crate::state::AppState;
 
 /// A multipart upload with one image in the field `file`.
@@ -113,8 +111,7 @@ async fn upload(
         Kind::PaymentProof => PROOF_MAX_BYTES,
         Kind::Screenshot => ImageLimits::default().max_bytes,
     };
-    let detail = detail_or_404(state, order_no).await?;
-    let no = OrderNo::parse(&detail.order_no).map_err(ApiError::internal)?;
+    let current = state.service.current(order_no).await?;
     // The state first: an image the order cannot take is not decoded (only drained, within the
     // size cap, so the client reads the answer instead of a reset). The placeholder's empty hash
     // matches no stored image, so only the state decides here.
@@ -126,9 +123,9 @@ async fn upload(
         width: 0,
         height: 0,
     };
-    if let Err(e) = state.orders.load(&no).await?.decide(command(placeholder)) {
+    if let Err(e) = OrderService::admits(&current, command(placeholder)) {
         let _ = read_file_field(payload, max_bytes).await;
-        return Err(ApiError::from(xyt_store::orders::ExecuteError::Domain(e)));
+        return Err(e.into());
     }
     let (bytes, declared) = read_file_field(payload, max_bytes).await?;
     let (image, bytes) = checked_off_worker(bytes).await?;
@@ -156,19 +153,11 @@ async fn upload(
         }
     }
     // Decide first (pure): a command the order refuses stores nothing.
-    let order = state.orders.load(&no).await?;
-    order
-        .decide(command(stored(&image)))
-        .map_err(|e| ApiError::from(xyt_store::orders::ExecuteError::Domain(e)))?;
+    OrderService::admits(&current, command(stored(&image)))?;
     state.files.put(&bytes, &image).await.map_err(ApiError::internal)?;
-    let meta =
-        xyt_domain::order::EventMeta::accepted(super::operator(req), crate::request_id::current(), chrono::Utc::now());
-    state
-        .orders
-        .execute(&no, command(stored(&image)), &meta, OnConflict::Retry)
-        .await?;
-    crate::pipeline::run_owed_steps(state, &no, &crate::request_id::current()).await;
-    detail_or_404(state, no.as_str()).await
+    let actor = Actor::new(super::operator(req));
+    let ran = state.service.run_on(current, command(stored(&image)), &actor).await?;
+    Ok(state.service.detail(ran.current.order_no().as_str()).await?)
 }
 
 /// 上传付款凭证: a new upload supersedes the last. Needs a confirmed payment. JPEG or PNG of at

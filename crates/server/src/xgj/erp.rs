@@ -10,15 +10,15 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use xyt_domain::order::{EventMeta, OrderCommand, OrderError, XgjTradeChange};
+use xyt_domain::order::{OrderCommand, OrderError, XgjTradeChange};
 use xyt_domain::OrderNo;
 use xyt_integrations::xgj::sign::sign_eq;
 use xyt_store::erp::{self, PushKey};
 use xyt_store::intake;
-use xyt_store::orders::{ExecuteError, OnConflict};
+use xyt_store::orders::ExecuteError;
 
 use super::{freshness, read_capped, single_params, Freshness};
-use crate::request_id;
+use crate::orders_service::{Actor, ServiceError};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,13 +134,16 @@ pub async fn order_push(state: web::Data<AppState>, req: HttpRequest, payload: w
                 },
                 at: now,
             };
-            let meta = EventMeta::accepted("xgj_virtual", request_id::current(), now);
-            match state.orders.execute(order_no, command, &meta, OnConflict::Retry).await {
-                Ok(events) if events.is_empty() => "already_cancelled",
+            match state
+                .service
+                .run(order_no, command, &Actor::at("xgj_virtual", now))
+                .await
+            {
+                Ok(ran) if ran.events.is_empty() => "already_cancelled",
                 Ok(_) => "cancelled",
-                Err(ExecuteError::Domain(OrderError::AlreadyCompleted)) => "ignored_completed",
+                Err(ServiceError::Execute(ExecuteError::Domain(OrderError::AlreadyCompleted))) => "ignored_completed",
                 // Taken in but its events never written (a crash mid-intake): nothing to cancel yet.
-                Err(ExecuteError::Domain(OrderError::NotFound)) => "unknown_order",
+                Err(ServiceError::Execute(ExecuteError::Domain(OrderError::NotFound))) => "unknown_order",
                 Err(e) => {
                     tracing::error!(order_no = %order_no, error = %e, "erp push cancel failed; XGJ will retry");
                     return reply(false, "系统繁忙");

@@ -1,9 +1,9 @@
 //! 创建卡密订单: take a paid order in and answer XGJ with the buyer's form link as the card.
 //!
 //! Idempotent on XGJ's `order_no`, whatever happens in between:
-//! 1. an answer already kept for this `order_no` is returned verbatim;
-//! 2. otherwise the goods and `max_amount` are checked (1202 leaves nothing behind), and an order
-//!    number is claimed for the `order_no` (concurrent copies all get the one claimed first);
+//! 1. the goods and `max_amount` are checked (1202 leaves nothing behind), and an order number
+//!    is claimed for the `order_no` (concurrent copies all get the one claimed first); an answer
+//!    already kept for this `order_no` is returned verbatim;
 //! 3. the intake command commits both intake events at once; it does nothing when the order
 //!    already exists, so a retry after a crash anywhere completes the work instead of redoing it;
 //! 4. the answer is built from the order's events and kept; the first one kept wins, so every
@@ -12,13 +12,13 @@
 use base64::Engine;
 use chrono::Utc;
 use rand::RngCore;
-use xyt_domain::order::{EventMeta, OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
+use xyt_domain::order::{OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
 use xyt_store::intake;
-use xyt_store::orders::{ExecuteError, OnConflict};
+use xyt_store::orders::ExecuteError;
 
 use super::XgjReply;
-use crate::request_id;
+use crate::orders_service::{Actor, ServiceError};
 use crate::state::AppState;
 
 pub use xyt_integrations::xgj::gate::PurchaseBody;
@@ -61,6 +61,20 @@ pub async fn purchase_create(state: &AppState, mch_id: &str, body: &[u8]) -> Ans
     answer
 }
 
+/// A repeated call, answered with the answer kept for the first.
+fn repeated(external_order_no: &str, kept: String) -> String {
+    tracing::info!(
+        external_order_no,
+        "repeated purchase/create answered with the kept answer"
+    );
+    xyt_store::metrics::inc(
+        "xyt_intake_repeats_total",
+        "XGJ purchase/create repeats answered from the kept answer",
+        &[],
+    );
+    kept
+}
+
 async fn take_in(
     state: &AppState,
     mch_id: &str,
@@ -72,35 +86,28 @@ async fn take_in(
         tracing::error!(error = %e, "purchase/create failed");
         XgjReply::system_error()
     };
-    let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
-    if let Some(kept) = existing.as_ref().and_then(|i| i.answer.clone()) {
-        tracing::info!(external_order_no = %p.order_no, "repeated purchase/create answered with the kept answer");
-        xyt_store::metrics::inc(
-            "xyt_intake_repeats_total",
-            "XGJ purchase/create repeats answered from the kept answer",
-            &[],
-        );
-        return Ok(kept);
-    }
     let goods = state.config_cache.goods(&p.goods_no).await.map_err(|e| infra(&e))?;
     let quantity = i64::from(p.buy_quantity);
     let now = Utc::now();
-    let order_no = match existing {
-        Some(i) => OrderNo::parse(&i.order_no).map_err(|e| infra(&e))?,
-        None => {
-            // Refuse before claiming anything: a refused order must leave no trace.
-            if let (Some(g), Some(max)) = (&goods, p.max_amount) {
-                if g.price_cent.checked_mul(quantity).is_none_or(|a| a > max) {
-                    return Err(XgjReply::err(1202, "下单金额低于成本价"));
-                }
+    // Refuse before claiming anything: a refused order must leave no trace. A repeat of a call
+    // answered before the price changed still gets its kept answer.
+    if let (Some(g), Some(max)) = (&goods, p.max_amount) {
+        if g.price_cent.checked_mul(quantity).is_none_or(|a| a > max) {
+            let existing = intake::find(pool, &p.order_no).await.map_err(|e| infra(&e))?;
+            if let Some(kept) = existing.and_then(|i| i.answer) {
+                return Ok(repeated(&p.order_no, kept));
             }
-            let candidate = OrderNo::generate(now, &mut rand::thread_rng());
-            let claimed = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
-                .await
-                .map_err(|e| infra(&e))?;
-            OrderNo::parse(&claimed).map_err(|e| infra(&e))?
+            return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
-    };
+    }
+    let candidate = OrderNo::generate(now, &mut rand::thread_rng());
+    let claim = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
+        .await
+        .map_err(|e| infra(&e))?;
+    if let Some(kept) = claim.answer {
+        return Ok(repeated(&p.order_no, kept));
+    }
+    let order_no = OrderNo::parse(&claim.order_no).map_err(|e| infra(&e))?;
     if goods.is_none() {
         tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
     }
@@ -127,26 +134,23 @@ async fn take_in(
         fee_rate,
         received_at: now,
     }));
-    let meta = EventMeta::accepted("xgj_virtual", request_id::current(), now);
-    let committed = match state.orders.execute(&order_no, command, &meta, OnConflict::Retry).await {
-        Ok(committed) => committed,
-        Err(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. })) => {
+    // The state the command leaves is the answer's source: nothing is read back (when a
+    // concurrent call took the order in first, the command found it there and left it as is).
+    let ran = match state
+        .service
+        .run(&order_no, command, &Actor::at("xgj_virtual", now))
+        .await
+    {
+        Ok(ran) => ran,
+        Err(ServiceError::Execute(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. }))) => {
             return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
-        Err(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_))) => return Err(XgjReply::bad_params(e)),
+        Err(ServiceError::Execute(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_)))) => {
+            return Err(XgjReply::bad_params(e))
+        }
         Err(e) => return Err(infra(&e)),
     };
-    // The events just committed are the whole stream when they start it: no reload. Otherwise
-    // (a concurrent call took the order in first) the order is read back.
-    let order = if committed.first().is_some_and(|e| e.sequence == 1) {
-        let mut order = xyt_domain::order::Order::default();
-        for e in committed {
-            cqrs_es::Aggregate::apply(&mut order, e.payload);
-        }
-        order
-    } else {
-        state.orders.load(&order_no).await.map_err(|e| infra(&e))?
-    };
+    let order = ran.order();
     let (Some(out_order_no), Some(link), Some(external)) =
         (&order.out_order_no, &order.form_link, &order.external_order_no)
     else {

@@ -7,14 +7,14 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use xyt_domain::order::{EventMeta, OrderCommand, OrderError, XgjRefundApplied, XgjRefundNotified};
+use xyt_domain::order::{OrderCommand, OrderError, XgjRefundApplied, XgjRefundNotified};
 use xyt_domain::OrderNo;
 use xyt_store::intake;
-use xyt_store::orders::{ExecuteError, OnConflict};
+use xyt_store::orders::ExecuteError;
 
 use super::supply::{guarded, infra, parse_obj};
 use super::XgjReply;
-use crate::request_id;
+use crate::orders_service::{Actor, ServiceError};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -45,9 +45,7 @@ async fn find_order(state: &AppState, b: &RefundBody) -> Result<Found, String> {
     };
     let order_no = match (by_external, b.out_order_no.as_deref().filter(|s| !s.is_empty())) {
         (Some(o), _) => Some(o),
-        (None, Some(out)) => sqlx::query_scalar::<_, String>("SELECT order_no FROM order_list WHERE out_order_no = $1")
-            .bind(out)
-            .fetch_optional(&state.pool)
+        (None, Some(out)) => intake::order_no_for_out_order_no(&state.pool, out)
             .await
             .map_err(|e| e.to_string())?,
         (None, None) => None,
@@ -58,8 +56,13 @@ async fn find_order(state: &AppState, b: &RefundBody) -> Result<Found, String> {
     })
 }
 
-fn meta() -> EventMeta {
-    EventMeta::accepted("xgj_virtual", request_id::current(), Utc::now())
+fn xgj() -> Actor {
+    Actor::new("xgj_virtual")
+}
+
+/// The order had no events yet (taken in, never written): XGJ hears it does not exist.
+fn unknown(e: &ServiceError) -> bool {
+    matches!(e, ServiceError::Execute(ExecuteError::Domain(OrderError::NotFound)))
 }
 
 /// 自动撤单: before the agent is paid we agree and cancel the order; after, we refuse with a
@@ -98,20 +101,12 @@ pub async fn refund_apply(state: web::Data<AppState>, req: HttpRequest, payload:
         decided_at: now.timestamp(),
     };
     let command = OrderCommand::ApplyXgjRefund { apply, at: now };
-    match state
-        .orders
-        .execute(&order_no, command, &meta(), OnConflict::Retry)
-        .await
-    {
-        Ok(_) => {}
-        Err(ExecuteError::Domain(OrderError::NotFound)) => return XgjReply::err(1200, "订单不存在").respond(),
-        Err(e) => return infra(e),
-    }
-    let order = match state.orders.load(&order_no).await {
-        Ok(o) => o,
+    let ran = match state.service.run(&order_no, command, &xgj()).await {
+        Ok(ran) => ran,
+        Err(e) if unknown(&e) => return XgjReply::err(1200, "订单不存在").respond(),
         Err(e) => return infra(e),
     };
-    let Some(decided) = order.refund_apply else {
+    let Some(decided) = ran.order().refund_apply.clone() else {
         return infra("no refund decision after refund/apply");
     };
     if decided.decision == "agree" {
@@ -170,13 +165,9 @@ pub async fn refund_notify(state: web::Data<AppState>, req: HttpRequest, payload
         refund_time: b.refund_time,
     };
     let command = OrderCommand::RecordXgjRefund { notice, at: Utc::now() };
-    match state
-        .orders
-        .execute(&order_no, command, &meta(), OnConflict::Retry)
-        .await
-    {
+    match state.service.run(&order_no, command, &xgj()).await {
         Ok(_) => HttpResponse::Ok().json(json!({"result": "success", "msg": "接收成功"})),
-        Err(ExecuteError::Domain(OrderError::NotFound)) => fail("订单不存在"),
+        Err(e) if unknown(&e) => fail("订单不存在"),
         Err(e) => {
             tracing::error!(error = %e, "refund/notify failed");
             fail("系统异常")

@@ -19,3 +19,4 @@ mod metrics;
 mod openapi;
 mod orders;
 mod projections;
+mod service;

@@ -136,24 +136,7 @@ fn check_text(errors: &mut FieldErrors, field: &str, what: &str, value: &str, ma
 
 /// A money amount as a decimal string: non-negative, at most two places, below 10^12.
 pub fn parse_amount(s: &str) -> Result<Decimal, String> {
-    let s = s.trim();
-    if s.starts_with('-') {
-        return Err("金额不能为负数".into());
-    }
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
-        return Err(format!("金额必须是数字,最多两位小数,例如 \"426.00\";收到 \"{s}\""));
-    }
-    if frac.len() > 2 {
-        return Err("金额最多两位小数(精确到分)".into());
-    }
-    if int.trim_start_matches('0').len() > 12 {
-        return Err("金额过大".into());
-    }
-    let mut d: Decimal = s.parse().map_err(|_| format!("金额不是有效的数字:\"{s}\""))?;
-    d.rescale(2);
-    Ok(d)
+    xyt_domain::money::parse_amount(s, &xyt_domain::money::CONFIG_RANGE).map_err(|e| e.to_string())
 }
 
 /// The platform fee rate: a decimal string in [0, 1), at most 6 places.
