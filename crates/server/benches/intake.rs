@@ -3,7 +3,8 @@
 //! `target/bench/results.json` and prints one table.
 //!
 //! - writes: signed `purchase/create` over HTTP at 1, 8 and 32 connections (orders/s, p50/p99)
-//!   against a raw one-event INSERT through sqlx at the same concurrency;
+//!   against a raw one-event INSERT through sqlx at the same concurrency; the buyer's form POST
+//!   with its price check at 8 connections, against the same raw INSERT;
 //! - reads at XYT_BENCH_ORDERS orders (default 1,000,000, loaded in bulk by the bench itself
 //!   with INSERT … SELECT from the events of real orders taken in above, then projected by the
 //!   rebuild): list first page, status filter, keyword search, a deep cursor page and the
@@ -190,7 +191,8 @@ async fn main() -> anyhow::Result<()> {
         catchup_interval: Duration::from_secs(3600),
         xgj_max_body_bytes: 64 * 1024,
         xgj_balance_cent: 1,
-        public_rate_limit_per_minute: 1000,
+        // The form submits come from one address, far faster than a buyer types.
+        public_rate_limit_per_minute: 1_000_000,
         delivery: Default::default(),
         file_dir: std::env::temp_dir().join("xyt-bench-files"),
         ocr_engine: "mock".into(),
@@ -250,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
     let sample_payload =
         json!({"order_taken_in": {"order_no": "XY00000000000000000000", "note": "a one-event append"}});
     let mut order_seq = 0usize;
+    let mut raw_rates = vec![];
     for c in [1usize, 8, 32] {
         let raw_pool = xyt_store::db::pool(&url, c as u32 + 1)?;
         let p = raw_pool.clone();
@@ -271,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
         raw_pool.close().await;
+        raw_rates.push((c, raw_rate));
         let cl = client.clone();
         let start = order_seq;
         let (rate, lat) = concurrent(intake_n, c, move |i| {
@@ -294,6 +298,52 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     sqlx::query("DROP TABLE bench_raw").execute(&pool).await?;
+
+    // ---- The buyer's form over HTTP, each submit with its price check, on orders taken in above.
+    eprintln!("bench: form submit");
+    let forms_c = 8usize;
+    let tokens: Vec<String> = sqlx::query_scalar(
+        "SELECT d.form_token FROM order_detail d JOIN xgj_intake i USING (order_no) ORDER BY i.external_order_no LIMIT $1",
+    )
+    .bind(intake_n as i64)
+    .fetch_all(&pool)
+    .await?;
+    let play_date = (chrono::Utc::now() + chrono::Days::new(30)).date_naive();
+    let form = json!({
+        "name": "马上到", "phoneCountryCode": "+86", "phone": "18852341234",
+        "certificateType": "id_card", "certificateNo": "320911198804223314",
+        "playDate": play_date.to_string()
+    });
+    let (public, forms_base) = (reqwest::Client::new(), base.clone());
+    let n_forms = tokens.len();
+    let tokens = Arc::new(tokens);
+    let (form_rate, lat) = concurrent(n_forms, forms_c, move |i| {
+        let (public, url, form) = (
+            public.clone(),
+            format!("{forms_base}/api/public/forms/{}", tokens[i]),
+            form.clone(),
+        );
+        async move {
+            let r = public.post(url).json(&form).send().await.unwrap();
+            assert!(r.status().is_success(), "form submit: {}", r.status());
+            r.bytes().await.unwrap();
+        }
+    })
+    .await;
+    let raw_at = raw_rates.iter().find(|r| r.0 == forms_c).map_or(f64::NAN, |r| r.1);
+    row(
+        &format!("form submit + price check, {forms_c} conn."),
+        "raw one-event INSERT",
+        form_rate,
+        raw_at,
+        "forms/s",
+        true,
+        format!(
+            "{n_forms} forms; p50 {:.1} ms, p99 {:.1} ms",
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99))
+        ),
+    );
     // A second shape: goods that are not configured (flagged for manual review).
     let body = xyt_server::demo::purchase("4799999999999999999", "不存在的商品", 1);
     assert_eq!(

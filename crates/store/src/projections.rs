@@ -539,10 +539,22 @@ struct Rows {
     list: Vec<OrderListRow>,
     detail: Vec<OrderDetailRow>,
     log: Vec<EventLogRow>,
-    /// (projection, order, version reached).
-    offsets: Vec<(Projection, String, i64)>,
-    /// (order, sequence, the fold serialized).
-    snapshots: Vec<(String, i64, String)>,
+    offsets: Vec<OffsetRow>,
+    snapshots: Vec<SnapshotRow>,
+}
+
+/// The version a projection reached for an order.
+struct OffsetRow {
+    projection: &'static str,
+    order_no: String,
+    version: i64,
+}
+
+/// An order's fold up to `sequence`, serialized (`Folded`).
+struct SnapshotRow {
+    order_no: String,
+    sequence: i64,
+    state: String,
 }
 
 /// What a batch did: orders whose views were written, events read and folded, orders left out
@@ -713,7 +725,11 @@ async fn fold(
     }
     for p in Projection::ALL {
         if offsets.get(p) < head {
-            rows.offsets.push((p, order_no.to_string(), head));
+            rows.offsets.push(OffsetRow {
+                projection: p.name(),
+                order_no: order_no.to_string(),
+                version: head,
+            });
         }
     }
     if tables.snapshots && head >= SNAPSHOT_MIN_EVENTS && head - from >= SNAPSHOT_EVERY {
@@ -723,9 +739,37 @@ async fn fold(
             updated_at: Some(updated_at),
             fold: f,
         })?;
-        rows.snapshots.push((order_no.to_string(), head, state));
+        rows.snapshots.push(SnapshotRow {
+            order_no: order_no.to_string(),
+            sequence: head,
+            state,
+        });
     }
     Ok(head)
+}
+
+/// Binds `rows` to `query` as one array per field, in the order the fields are named.
+macro_rules! bind_columns {
+    ($query:expr, $rows:expr; $($field:ident),+ $(,)?) => {{
+        let rows = $rows;
+        $(let mut $field = Vec::with_capacity(rows.len());)+
+        for r in rows {
+            $($field.push(r.$field);)+
+        }
+        $query$(.bind($field))+
+    }};
+}
+
+/// Writes a view's rows keyed by order, replacing what the order had.
+macro_rules! upsert_rows {
+    ($conn:expr, $table:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {
+        if !$rows.is_empty() {
+            let sql = unnest_insert($table, &$columns, &upsert_all("order_no", &$columns));
+            bind_columns!(sqlx::query(&sql), $rows; $($field),+)
+                .execute(&mut **$conn)
+                .await?;
+        }
+    };
 }
 
 /// `INSERT INTO t (cols) SELECT * FROM unnest($1::type[], …)`: one statement writes a whole
@@ -788,128 +832,12 @@ const LIST_COLUMNS: [(&str, &str); 20] = [
     ("system_step_owed", "boolean"),
 ];
 
-async fn write_order_list(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    rows: Vec<OrderListRow>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let n = rows.len();
-    let (mut order_no, mut external, mut out, mut goods_no, mut goods_name, mut ticket_type) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut play_date, mut paid, mut payable, mut status, mut status_label, mut action, mut action_label) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut name, mut phone, mut last4, mut unknown, mut created, mut updated, mut owed) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for r in rows {
-        order_no.push(r.order_no);
-        external.push(r.external_order_no);
-        out.push(r.out_order_no);
-        goods_no.push(r.goods_no);
-        goods_name.push(r.goods_name);
-        ticket_type.push(r.ticket_type);
-        play_date.push(r.play_date);
-        paid.push(r.paid_amount);
-        payable.push(r.payable_amount);
-        status.push(r.status);
-        status_label.push(r.status_label);
-        action.push(r.suggested_action);
-        action_label.push(r.suggested_action_label);
-        name.push(r.buyer_name_masked);
-        phone.push(r.phone_masked);
-        last4.push(r.phone_last4);
-        unknown.push(r.unknown_goods);
-        created.push(r.created_at);
-        updated.push(r.updated_at);
-        owed.push(r.system_step_owed);
-    }
-    sqlx::query(&unnest_insert(
-        table,
-        &LIST_COLUMNS,
-        &upsert_all("order_no", &LIST_COLUMNS),
-    ))
-    .bind(order_no)
-    .bind(external)
-    .bind(out)
-    .bind(goods_no)
-    .bind(goods_name)
-    .bind(ticket_type)
-    .bind(play_date)
-    .bind(paid)
-    .bind(payable)
-    .bind(status)
-    .bind(status_label)
-    .bind(action)
-    .bind(action_label)
-    .bind(name)
-    .bind(phone)
-    .bind(last4)
-    .bind(unknown)
-    .bind(created)
-    .bind(updated)
-    .bind(owed)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 const DETAIL_COLUMNS: [(&str, &str); 4] = [
     ("order_no", "text"),
     ("form_token", "text"),
     ("doc", "jsonb"),
     ("updated_at", "timestamptz"),
 ];
-
-async fn write_order_detail(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    rows: Vec<OrderDetailRow>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let (mut order_no, mut token, mut doc, mut updated) = (vec![], vec![], vec![], vec![]);
-    for r in rows {
-        order_no.push(r.order_no);
-        token.push(r.form_token);
-        doc.push(r.doc);
-        updated.push(r.updated_at);
-    }
-    sqlx::query(&unnest_insert(
-        table,
-        &DETAIL_COLUMNS,
-        &upsert_all("order_no", &DETAIL_COLUMNS),
-    ))
-    .bind(order_no)
-    .bind(token)
-    .bind(doc)
-    .bind(updated)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 async fn write_event_log(
     conn: &mut sqlx::PgConnection,
@@ -919,38 +847,9 @@ async fn write_event_log(
     if rows.is_empty() {
         return Ok(());
     }
-    let n = rows.len();
-    let (mut order_no, mut sequence, mut source, mut result, mut created, mut processed) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut request_id, mut code, mut message, mut before, mut after) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for r in rows {
-        order_no.push(r.order_no);
-        sequence.push(r.sequence);
-        source.push(r.source);
-        result.push(r.result);
-        created.push(r.created_at);
-        processed.push(r.processed_at);
-        request_id.push(r.request_id);
-        code.push(r.error_code);
-        message.push(r.error_message);
-        before.push(r.before);
-        after.push(r.after);
-    }
     // Type, version and payload come from the event itself (the stored payload is
     // `{ "<event name>": {...} }`; the log shows the inner object).
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO {table} (order_no, sequence, event_type, event_version, source, result, created_at,
                               processed_at, request_id, error_code, error_message, before, after, payload)
          SELECT r.order_no, r.sequence, e.event_type, e.event_version, r.source, r.result, r.created_at,
@@ -962,85 +861,54 @@ async fn write_event_log(
                    error_message, before, after)
          JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = r.order_no AND e.sequence = r.sequence
          ON CONFLICT DO NOTHING"
-    ))
-    .bind(Order::TYPE)
-    .bind(order_no)
-    .bind(sequence)
-    .bind(source)
-    .bind(result)
-    .bind(created)
-    .bind(processed)
-    .bind(request_id)
-    .bind(code)
-    .bind(message)
-    .bind(before)
-    .bind(after)
+    );
+    bind_columns!(sqlx::query(&sql).bind(Order::TYPE), rows; order_no, sequence, source, result, created_at,
+        processed_at, request_id, error_code, error_message, before, after)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn write_offsets(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    offsets: Vec<(Projection, String, i64)>,
-) -> Result<(), sqlx::Error> {
+async fn write_offsets(conn: &mut sqlx::PgConnection, table: &str, offsets: Vec<OffsetRow>) -> Result<(), sqlx::Error> {
     if offsets.is_empty() {
         return Ok(());
     }
-    let (mut projection, mut order_no, mut version) = (vec![], vec![], vec![]);
-    for (p, o, v) in offsets {
-        projection.push(p.name());
-        order_no.push(o);
-        version.push(v);
-    }
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO {table} (projection, order_no, version)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
          ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
-    ))
-    .bind(projection)
-    .bind(order_no)
-    .bind(version)
-    .execute(conn)
-    .await?;
+    );
+    bind_columns!(sqlx::query(&sql), offsets; projection, order_no, version)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-async fn write_snapshots(
-    conn: &mut sqlx::PgConnection,
-    snapshots: Vec<(String, i64, String)>,
-) -> Result<(), sqlx::Error> {
+async fn write_snapshots(conn: &mut sqlx::PgConnection, snapshots: Vec<SnapshotRow>) -> Result<(), sqlx::Error> {
     if snapshots.is_empty() {
         return Ok(());
     }
-    let (mut order_no, mut sequence, mut state) = (vec![], vec![], vec![]);
-    for (o, s, st) in snapshots {
-        order_no.push(o);
-        sequence.push(s);
-        state.push(st);
-    }
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO order_fold_snapshots (order_no, sequence, fold_version, state)
-         SELECT o, s, $4, st::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(o, s, st)
+         SELECT o, s, $1, st::jsonb FROM unnest($2::text[], $3::bigint[], $4::text[]) AS x(o, s, st)
          ON CONFLICT (order_no) DO UPDATE
            SET sequence = EXCLUDED.sequence, fold_version = EXCLUDED.fold_version, state = EXCLUDED.state
            WHERE order_fold_snapshots.sequence < EXCLUDED.sequence
               OR order_fold_snapshots.fold_version <> EXCLUDED.fold_version",
-    )
-    .bind(order_no)
-    .bind(sequence)
-    .bind(state)
-    .bind(FOLD_VERSION)
-    .execute(conn)
-    .await?;
+    );
+    bind_columns!(query.bind(FOLD_VERSION), snapshots; order_no, sequence, state)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
     write_event_log(tx, tables.log, rows.log).await?;
-    write_order_list(tx, tables.list, rows.list).await?;
-    write_order_detail(tx, tables.detail, rows.detail).await?;
+    upsert_rows!(tx, tables.list, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
+        goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
+        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
+        updated_at, system_step_owed);
+    upsert_rows!(tx, tables.detail, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
     write_offsets(tx, tables.offsets, rows.offsets).await?;
     write_snapshots(tx, rows.snapshots).await
 }
