@@ -592,23 +592,33 @@ async fn load_snapshots(
     order_nos: &[String],
     offsets: &HashMap<String, Offsets>,
 ) -> Result<HashMap<String, Folded>, sqlx::Error> {
-    if !tables.snapshots {
+    // How far the projections that replay events have applied: a snapshot past that is no use.
+    let replayed = |o: &Offsets| {
+        let log = o.get(Projection::OrderEventLog);
+        if tables.deliveries {
+            log.min(o.get(Projection::Deliveries))
+        } else {
+            log
+        }
+    };
+    // Only streams already this long can have one: new orders and a rebuild ask nothing more.
+    let candidates: Vec<&String> = order_nos
+        .iter()
+        .filter(|o| offsets.get(*o).is_some_and(|o| replayed(o) >= SNAPSHOT_MIN_EVENTS))
+        .collect();
+    if !tables.snapshots || candidates.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT order_no, sequence, state::text FROM order_fold_snapshots WHERE order_no = ANY($1) AND fold_version = $2",
     )
-    .bind(order_nos)
+    .bind(candidates)
     .bind(FOLD_VERSION)
     .fetch_all(&mut *conn)
     .await?;
     let mut out = HashMap::new();
     for (order_no, sequence, state) in rows {
-        let o = offsets.get(&order_no).copied().unwrap_or_default();
-        let replayed = [Projection::OrderEventLog, Projection::Deliveries]
-            .into_iter()
-            .filter(|p| *p != Projection::Deliveries || tables.deliveries);
-        if replayed.map(|p| o.get(p)).any(|applied| applied < sequence) {
+        if offsets.get(&order_no).map_or(0, replayed) < sequence {
             continue;
         }
         match serde_json::from_str::<Folded>(&state) {
