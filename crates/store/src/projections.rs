@@ -945,7 +945,10 @@ async fn refresh_in(
     }
     let mut offsets: HashMap<String, Offsets> = HashMap::new();
     let stored: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT projection, order_no, version FROM {} WHERE order_no = ANY($1)",
+        // One index probe per order (`= ANY` of a thousand keys may be planned as a scan of
+        // the whole table, which made a rebuild cost the square of the order count).
+        "SELECT o.projection, o.order_no, o.version FROM unnest($1::text[]) AS k(order_no)
+         JOIN {} o USING (order_no)",
         tables.offsets
     ))
     .bind(&sorted)
