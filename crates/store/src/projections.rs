@@ -13,9 +13,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderEvent};
 use xyt_domain::personal::{mask_name, mask_phone};
 
@@ -25,12 +27,60 @@ use xyt_domain::order::messages;
 use xyt_domain::pricing::SeasonCalendar;
 use xyt_domain::target::Target;
 
-pub const ORDER_LIST: &str = "order_list";
-pub const ORDER_DETAIL: &str = "order_detail";
-pub const ORDER_EVENT_LOG: &str = "order_event_log";
-/// Not a view: the deliveries that events call for, created once per (event, type).
-pub const DELIVERIES: &str = "deliveries";
-pub const ALL: [&str; 4] = [ORDER_LIST, ORDER_DETAIL, ORDER_EVENT_LOG, DELIVERIES];
+/// Every projection the refresh keeps an offset for, declared once: the refresh, the catch-up,
+/// the rebuild's truncate and `--verify`'s scratch tables all read this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    OrderList,
+    OrderDetail,
+    OrderEventLog,
+    /// Not a view: the deliveries that events call for, created once per (event, type).
+    Deliveries,
+}
+
+impl Projection {
+    pub const ALL: [Projection; 4] = [
+        Projection::OrderList,
+        Projection::OrderDetail,
+        Projection::OrderEventLog,
+        Projection::Deliveries,
+    ];
+
+    /// The name stored in `projection_offsets`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Projection::OrderList => "order_list",
+            Projection::OrderDetail => "order_detail",
+            Projection::OrderEventLog => "order_event_log",
+            Projection::Deliveries => "deliveries",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The view's table among `tables`, and the key that names one of its rows; none for the
+    /// deliveries, which are real sends that a rebuild keeps.
+    fn view(self, tables: &Tables) -> Option<(&'static str, &'static str)> {
+        match self {
+            Projection::OrderList => Some((tables.list, "order_no")),
+            Projection::OrderDetail => Some((tables.detail, "order_no")),
+            Projection::OrderEventLog => Some((tables.log, "order_no || '#' || sequence")),
+            Projection::Deliveries => None,
+        }
+    }
+}
+
+/// The last sequence each projection applied for one order (0: none yet).
+#[derive(Debug, Clone, Copy, Default)]
+struct Offsets([i64; Projection::ALL.len()]);
+
+impl Offsets {
+    fn get(&self, p: Projection) -> i64 {
+        self.0[p as usize]
+    }
+}
 
 /// How many attempts a delivery gets before it fails for good (a resend allows one more).
 pub const DELIVERY_MAX_ATTEMPTS: i32 = 8;
@@ -42,9 +92,6 @@ pub struct Projections {
 
 struct StoredEvent {
     sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: serde_json::Value,
     event: OrderEvent,
     meta: EventMeta,
 }
@@ -69,33 +116,44 @@ fn diff(
     (b.into(), a.into())
 }
 
-fn target_of(
-    kind: &'static str,
-    configured: Option<String>,
-    what: &str,
-) -> (String, String, StoredChannel, Option<(String, String, String)>) {
+/// Where a delivery goes, as the configuration names it today.
+struct DeliveryTarget {
+    /// As configured (empty when nothing is).
+    target: String,
+    display: String,
+    channel: StoredChannel,
+    /// (code, message, hint) when it cannot be sent.
+    unsendable: Option<(String, String, String)>,
+}
+
+fn target_of(kind: &'static str, configured: Option<String>, what: &str) -> DeliveryTarget {
     match configured.as_deref().map(|t| (t, Target::parse(t, false))) {
-        Some((raw, Ok(t))) => (raw.to_string(), t.display(), StoredChannel::Target(t.channel()), None),
-        Some((raw, Err(e))) => (
-            raw.to_string(),
-            raw.to_string(),
-            StoredChannel::Invalid,
-            Some((
+        Some((raw, Ok(t))) => DeliveryTarget {
+            target: raw.to_string(),
+            display: t.display(),
+            channel: StoredChannel::Target(t.channel()),
+            unsendable: None,
+        },
+        Some((raw, Err(e))) => DeliveryTarget {
+            target: raw.to_string(),
+            display: raw.to_string(),
+            channel: StoredChannel::Invalid,
+            unsendable: Some((
                 "INVALID_TARGET".into(),
                 e.0,
                 format!("在配置中心修正{what}的目标后补发"),
             )),
-        ),
-        None => (
-            String::new(),
-            "-".into(),
-            StoredChannel::Unconfigured,
-            Some((
+        },
+        None => DeliveryTarget {
+            target: String::new(),
+            display: "-".into(),
+            channel: StoredChannel::Unconfigured,
+            unsendable: Some((
                 "NO_TARGET".into(),
                 format!("没有启用的{what}({kind})"),
                 format!("在配置中心添加{what}后补发"),
             )),
-        ),
+        },
     }
 }
 
@@ -117,7 +175,12 @@ async fn deliveries_called_for(
             )
             .fetch_optional(&mut **tx)
             .await?;
-            let (target, display, channel, unsendable) = target_of("price_alert", configured, "价格异常提醒目标");
+            let DeliveryTarget {
+                target,
+                display,
+                channel,
+                unsendable,
+            } = target_of("price_alert", configured, "价格异常提醒目标");
             let text = messages::price_exception_text(&order_no);
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
@@ -152,8 +215,12 @@ async fn deliveries_called_for(
                 .and_then(|v| serde_json::from_value::<SeasonCalendar>(v).ok())
                 .map(|c| c.season_for(form.play_date).label())
                 .unwrap_or("-");
-            let (target, display, channel, unsendable) =
-                target_of("agent_group", group.as_ref().map(|g| g.1.clone()), "代理群");
+            let DeliveryTarget {
+                target,
+                display,
+                channel,
+                unsendable,
+            } = target_of("agent_group", group.as_ref().map(|g| g.1.clone()), "代理群");
             let target_group_id = match Target::parse(&target, false) {
                 Ok(Target::WecomApp { chat_id }) => Some(chat_id),
                 _ => group.as_ref().map(|g| g.0.to_string()),
@@ -184,7 +251,12 @@ async fn deliveries_called_for(
                 .bind(&r.agent_group_id)
                 .fetch_optional(&mut **tx)
                 .await?;
-            let (target, display, channel, unsendable) = target_of("agent_group", group, "代理群");
+            let DeliveryTarget {
+                target,
+                display,
+                channel,
+                unsendable,
+            } = target_of("agent_group", group, "代理群");
             let masked = messages::order_push_text(order, true).unwrap_or_else(|| r.message_text.clone());
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
@@ -210,7 +282,12 @@ async fn deliveries_called_for(
             )
             .fetch_optional(&mut **tx)
             .await?;
-            let (target, display, channel, unsendable) = target_of("price_alert", configured, "运营提醒目标");
+            let DeliveryTarget {
+                target,
+                display,
+                channel,
+                unsendable,
+            } = target_of("price_alert", configured, "运营提醒目标");
             let text = messages::refund_alert_text(&order_no, a.refund_amount_cent, &a.refund_reason);
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
@@ -307,6 +384,8 @@ pub struct Tables {
     pub offsets: &'static str,
     /// Whether events create the deliveries they call for (never into scratch tables).
     pub deliveries: bool,
+    /// Whether long streams keep a snapshot of their fold (never for scratch tables).
+    pub snapshots: bool,
 }
 
 pub const LIVE: Tables = Tables {
@@ -315,6 +394,7 @@ pub const LIVE: Tables = Tables {
     log: "order_event_log",
     offsets: "projection_offsets",
     deliveries: true,
+    snapshots: true,
 };
 
 pub const SCRATCH: Tables = Tables {
@@ -323,82 +403,166 @@ pub const SCRATCH: Tables = Tables {
     log: "verify_order_event_log",
     offsets: "verify_projection_offsets",
     deliveries: false,
+    snapshots: false,
 };
 
-const LIST_COLUMNS: [&str; 20] = [
-    "order_no",
-    "external_order_no",
-    "out_order_no",
-    "goods_no",
-    "goods_name",
-    "ticket_type",
-    "play_date",
-    "paid_amount",
-    "payable_amount",
-    "status",
-    "status_label",
-    "suggested_action",
-    "suggested_action_label",
-    "buyer_name_masked",
-    "phone_masked",
-    "phone_last4",
-    "unknown_goods",
-    "created_at",
-    "updated_at",
-    "system_step_owed",
-];
-const DETAIL_COLUMNS: [&str; 4] = ["order_no", "form_token", "doc", "updated_at"];
-const LOG_COLUMNS: [&str; 14] = [
-    "order_no",
-    "sequence",
-    "event_type",
-    "event_version",
-    "source",
-    "result",
-    "created_at",
-    "processed_at",
-    "request_id",
-    "error_code",
-    "error_message",
-    "before",
-    "after",
-    "payload",
-];
+/// A stream this long keeps a snapshot of its fold, renewed every `SNAPSHOT_EVERY` events, so
+/// that a refresh reads only the events after it. Short streams (nearly all) never write one.
+pub const SNAPSHOT_MIN_EVENTS: i64 = 16;
+pub const SNAPSHOT_EVERY: i64 = 8;
+/// Bumped whenever `Fold` or the aggregate's `apply` changes what a fold means: snapshots of
+/// another version are ignored (and `rebuild-views` drops them all).
+const FOLD_VERSION: i32 = 1;
 
-/// Timestamps as PostgreSQL stores them (microseconds, truncated as sqlx does when it binds).
-fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+/// One row of `order_list`.
+struct OrderListRow {
+    order_no: String,
+    external_order_no: Option<String>,
+    out_order_no: Option<String>,
+    goods_no: Option<String>,
+    goods_name: Option<String>,
+    ticket_type: Option<String>,
+    play_date: Option<NaiveDate>,
+    paid_amount: Option<Decimal>,
+    payable_amount: Option<Decimal>,
+    status: &'static str,
+    status_label: String,
+    suggested_action: &'static str,
+    suggested_action_label: String,
+    buyer_name_masked: Option<String>,
+    phone_masked: Option<String>,
+    phone_last4: Option<String>,
+    unknown_goods: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    system_step_owed: bool,
 }
 
-/// `INSERT INTO t (cols) SELECT cols FROM jsonb_populate_recordset(null::t, $1)`: one statement
-/// writes a whole batch of rows, whatever the batch's size.
-fn bulk_insert(table: &str, columns: &[&str], on_conflict: &str) -> String {
-    let cols = columns.join(", ");
-    format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(null::{table}, $1) {on_conflict}")
+/// One row of `order_detail`: the detail document, serialized once.
+struct OrderDetailRow {
+    order_no: String,
+    form_token: Option<String>,
+    doc: String,
+    updated_at: DateTime<Utc>,
 }
 
-fn upsert_all(key: &str, columns: &[&str]) -> String {
-    let set: Vec<String> = columns
-        .iter()
-        .filter(|c| **c != key)
-        .map(|c| format!("{c} = EXCLUDED.{c}"))
-        .collect();
-    format!("ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+/// One row of `order_event_log`, but for what the database copies from the event itself
+/// (type, version, payload): the stored payload never travels back.
+struct EventLogRow {
+    order_no: String,
+    sequence: i64,
+    source: String,
+    result: String,
+    created_at: DateTime<Utc>,
+    processed_at: DateTime<Utc>,
+    request_id: String,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    before: String,
+    after: String,
+}
+
+fn order_list_row(order: &Order, detail: &OrderDetail) -> OrderListRow {
+    let form = order.form.as_ref();
+    OrderListRow {
+        order_no: detail.order_no.clone(),
+        external_order_no: detail.external_order_no.clone(),
+        out_order_no: detail.out_order_no.clone(),
+        goods_no: detail.goods_no.clone(),
+        goods_name: detail.goods_name.clone(),
+        ticket_type: detail.ticket_type.clone(),
+        play_date: detail.play_date,
+        paid_amount: detail.paid_amount,
+        payable_amount: detail.payable_amount,
+        status: detail.status.as_str(),
+        status_label: detail.status_label.clone(),
+        suggested_action: detail.suggested_action.as_str(),
+        suggested_action_label: detail.suggested_action_label.clone(),
+        buyer_name_masked: form.map(|f| mask_name(f.name.as_str())),
+        phone_masked: form.map(|f| mask_phone(f.phone.as_str())),
+        phone_last4: form.map(|f| {
+            let p = f.phone.as_str();
+            p[p.len().saturating_sub(4)..].to_string()
+        }),
+        unknown_goods: detail.unknown_goods,
+        created_at: detail.created_at,
+        updated_at: detail.updated_at,
+        system_step_owed: order.owes_system_step(),
+    }
+}
+
+fn order_detail_row(order: &Order, detail: &OrderDetail) -> anyhow::Result<OrderDetailRow> {
+    Ok(OrderDetailRow {
+        order_no: detail.order_no.clone(),
+        form_token: order.form_token.clone(),
+        doc: serde_json::to_string(detail)?,
+        updated_at: detail.updated_at,
+    })
+}
+
+fn event_log_row(
+    order_no: &str,
+    sequence: i64,
+    meta: &EventMeta,
+    change: (serde_json::Value, serde_json::Value),
+) -> EventLogRow {
+    EventLogRow {
+        order_no: order_no.to_string(),
+        sequence,
+        source: meta.source.clone(),
+        result: meta.result.clone(),
+        created_at: meta.created_at,
+        processed_at: meta.processed_at,
+        request_id: meta.request_id.clone(),
+        error_code: meta.error_code.clone(),
+        error_message: meta.error_message.clone(),
+        before: change.0.to_string(),
+        after: change.1.to_string(),
+    }
+}
+
+/// Creates the deliveries one event calls for (once per (event, type)).
+async fn create_deliveries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    order_no: &str,
+    order: &Order,
+    sequence: i64,
+    event: &OrderEvent,
+) -> anyhow::Result<()> {
+    for d in deliveries_called_for(tx, order, sequence, event).await? {
+        if deliveries::create(tx, &d).await? {
+            tracing::info!(order_no, kind = d.kind.as_str(), target = %d.target_display, "delivery created");
+        }
+    }
+    Ok(())
 }
 
 /// The rows a batch of orders writes, gathered so that each table takes one statement.
 #[derive(Default)]
 struct Rows {
-    list: Vec<serde_json::Value>,
-    detail: Vec<serde_json::Value>,
-    log: Vec<serde_json::Value>,
-    offset_projection: Vec<&'static str>,
-    offset_order: Vec<String>,
-    offset_version: Vec<i64>,
+    list: Vec<OrderListRow>,
+    detail: Vec<OrderDetailRow>,
+    log: Vec<EventLogRow>,
+    offsets: Vec<OffsetRow>,
+    snapshots: Vec<SnapshotRow>,
 }
 
-/// What a batch did: orders whose views were written, events folded, orders left out because
-/// their events could not be read (logged; the rest of the batch is not held up by them).
+/// The version a projection reached for an order.
+struct OffsetRow {
+    projection: &'static str,
+    order_no: String,
+    version: i64,
+}
+
+/// An order's fold up to `sequence`, serialized (`Folded`).
+struct SnapshotRow {
+    order_no: String,
+    sequence: i64,
+    state: String,
+}
+
+/// What a batch did: orders whose views were written, events read and folded, orders left out
+/// because their events could not be read (logged; the rest of the batch is not held up by them).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BatchOutcome {
     pub orders: usize,
@@ -406,199 +570,361 @@ pub struct BatchOutcome {
     pub failed: usize,
 }
 
-type Streams = BTreeMap<String, Result<Vec<StoredEvent>, anyhow::Error>>;
+/// An order's fold up to `sequence`: empty at 0, or as a snapshot kept it.
+#[derive(Default, Serialize, Deserialize)]
+struct Folded {
+    sequence: i64,
+    /// When the order's first event, and its last folded one, happened.
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    fold: Fold,
+}
 
-async fn load_streams(conn: &mut sqlx::PgConnection, order_nos: &[String]) -> anyhow::Result<Streams> {
-    let rows = sqlx::query(
-        "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata FROM events
-         WHERE aggregate_type = $1 AND aggregate_id = ANY($2) ORDER BY aggregate_id, sequence",
+/// What the refresh reads of one order: where its fold starts and the events after that.
+struct Stream {
+    start: Folded,
+    events: Vec<StoredEvent>,
+}
+
+type Streams = BTreeMap<String, Result<Stream, anyhow::Error>>;
+
+/// The usable snapshots of `order_nos`: of this fold's version, and no further than every
+/// projection that replays events (the log, the deliveries) has applied.
+async fn load_snapshots(
+    conn: &mut sqlx::PgConnection,
+    tables: Tables,
+    order_nos: &[String],
+    offsets: &HashMap<String, Offsets>,
+) -> Result<HashMap<String, Folded>, sqlx::Error> {
+    // How far the projections that replay events have applied: a snapshot past that is no use.
+    let replayed = |o: &Offsets| {
+        let log = o.get(Projection::OrderEventLog);
+        if tables.deliveries {
+            log.min(o.get(Projection::Deliveries))
+        } else {
+            log
+        }
+    };
+    // Only streams already this long can have one: new orders and a rebuild ask nothing more.
+    let candidates: Vec<&String> = order_nos
+        .iter()
+        .filter(|o| offsets.get(*o).is_some_and(|o| replayed(o) >= SNAPSHOT_MIN_EVENTS))
+        .collect();
+    if !tables.snapshots || candidates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT order_no, sequence, state::text FROM order_fold_snapshots WHERE order_no = ANY($1) AND fold_version = $2",
+    )
+    .bind(candidates)
+    .bind(FOLD_VERSION)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = HashMap::new();
+    for (order_no, sequence, state) in rows {
+        if offsets.get(&order_no).map_or(0, replayed) < sequence {
+            continue;
+        }
+        match serde_json::from_str::<Folded>(&state) {
+            Ok(f) if f.sequence == sequence => {
+                out.insert(order_no, f);
+            }
+            Ok(_) | Err(_) => tracing::warn!(order_no, "fold snapshot unreadable: folding the whole stream"),
+        }
+    }
+    Ok(out)
+}
+
+async fn load_streams(
+    conn: &mut sqlx::PgConnection,
+    order_nos: &[String],
+    mut starts: HashMap<String, Folded>,
+) -> anyhow::Result<Streams> {
+    let after: Vec<i64> = order_nos
+        .iter()
+        .map(|o| starts.get(o).map_or(0, |f| f.sequence))
+        .collect();
+    let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload::text, e.metadata::text
+         FROM unnest($2::text[], $3::bigint[]) AS f(order_no, after)
+         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = f.order_no AND e.sequence > f.after
+         ORDER BY e.aggregate_id, e.sequence",
     )
     .bind(Order::TYPE)
     .bind(order_nos)
+    .bind(&after)
     .fetch_all(&mut *conn)
     .await?;
     let mut streams: Streams = BTreeMap::new();
-    for r in rows {
-        let order_no: String = r.try_get("aggregate_id")?;
-        let sequence: i64 = r.try_get("sequence")?;
-        let payload: serde_json::Value = r.try_get("payload")?;
-        let entry = streams.entry(order_no.clone()).or_insert_with(|| Ok(vec![]));
-        let Ok(events) = entry else { continue };
-        let event_type: String = r.try_get("event_type")?;
-        let event_version: String = r.try_get("event_version")?;
-        let (event, meta) = match decode(
-            &order_no,
-            sequence,
-            &event_type,
-            &event_version,
-            payload.clone(),
-            r.try_get("metadata")?,
-        ) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                *entry = Err(e);
-                continue;
-            }
-        };
-        events.push(StoredEvent {
-            sequence,
-            event_type,
-            event_version,
-            payload,
-            event,
-            meta,
+    for (order_no, sequence, event_type, event_version, payload, metadata) in rows {
+        let entry = streams.entry(order_no.clone()).or_insert_with(|| {
+            Ok(Stream {
+                start: starts.remove(&order_no).unwrap_or_default(),
+                events: vec![],
+            })
         });
+        let Ok(stream) = entry else { continue };
+        match decode(&order_no, sequence, &event_type, &event_version, &payload, &metadata) {
+            Ok((event, meta)) => stream.events.push(StoredEvent { sequence, event, meta }),
+            Err(e) => *entry = Err(e),
+        }
+    }
+    // Orders with nothing after their snapshot.
+    for (order_no, start) in starts {
+        streams.insert(order_no, Ok(Stream { start, events: vec![] }));
     }
     Ok(streams)
 }
 
-/// Folds one order's stream and gathers the rows of every view that is behind.
+/// Folds one order's stream and gathers the rows of every view that is behind; creates the
+/// deliveries its new events call for. Returns the version reached.
 async fn fold(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tables: Tables,
     order_no: &str,
-    events: Vec<StoredEvent>,
-    offsets: &HashMap<&str, i64>,
+    stream: Stream,
+    offsets: Offsets,
     rows: &mut Rows,
 ) -> anyhow::Result<i64> {
-    let offset = |p: &str| offsets.get(p).copied().unwrap_or(0);
-    let Some(head) = events.last().map(|e| e.sequence) else {
+    let Stream { start, events } = stream;
+    let Folded {
+        sequence: from,
+        created_at,
+        updated_at,
+        fold: mut f,
+    } = start;
+    let head = events.last().map_or(from, |e| e.sequence);
+    if head == 0 {
         return Ok(0);
-    };
-    let created_at: DateTime<Utc> = events[0].meta.created_at;
-    let updated_at: DateTime<Utc> = events.last().map(|e| e.meta.processed_at).unwrap_or(created_at);
-    let log_offset = offset(ORDER_EVENT_LOG);
+    }
+    let created_at = created_at
+        .or(events.first().map(|e| e.meta.created_at))
+        .unwrap_or_default();
+    let updated_at = events
+        .last()
+        .map(|e| e.meta.processed_at)
+        .or(updated_at)
+        .unwrap_or(created_at);
+    let log_offset = offsets.get(Projection::OrderEventLog);
     let deliveries_offset = if tables.deliveries {
-        offset(DELIVERIES)
+        offsets.get(Projection::Deliveries)
     } else {
         i64::MAX
     };
-    let mut f = Fold::default();
     for e in events {
-        // The log's before/after only where the log is behind: a rebuild folds millions of events.
-        let before = (e.sequence > log_offset).then(|| f.order.tracked_fields());
-        let calls_for = (e.sequence > deliveries_offset).then(|| e.event.clone());
-        f.apply(e.event, &e.meta);
-        let order = &f.order;
-        if let Some(event) = calls_for {
-            for d in deliveries_called_for(tx, order, e.sequence, &event).await? {
-                if deliveries::create(tx, &d).await? {
-                    tracing::info!(order_no, kind = d.kind.as_str(), target = %d.target_display, "delivery created");
-                }
+        if e.sequence <= deliveries_offset {
+            // The log's before/after only where the log is behind: a rebuild folds millions of events.
+            if e.sequence > log_offset {
+                let change = f.step(e.event, &e.meta);
+                rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+            } else {
+                f.apply(e.event, &e.meta);
             }
+            continue;
         }
-        let Some(before) = before else { continue };
-        let after = order.tracked_fields();
-        let (b, a) = diff(&before, &after);
-        // The stored payload is `{ "<event name>": {...} }`; the log shows the inner object.
-        let payload = e.payload.get(&e.event_type).cloned().unwrap_or(e.payload);
-        rows.log.push(serde_json::json!({
-            "order_no": order_no,
-            "sequence": e.sequence,
-            "event_type": e.event_type,
-            "event_version": e.event_version,
-            "source": e.meta.source,
-            "result": e.meta.result,
-            "created_at": ts(e.meta.created_at),
-            "processed_at": ts(e.meta.processed_at),
-            "request_id": e.meta.request_id,
-            "error_code": e.meta.error_code,
-            "error_message": e.meta.error_message,
-            "before": b,
-            "after": a,
-            "payload": payload,
-        }));
+        let event = e.event.clone();
+        let change = f.step(e.event, &e.meta);
+        create_deliveries(tx, order_no, &f.order, e.sequence, &event).await?;
+        if e.sequence > log_offset {
+            rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+        }
     }
-    let order = &f.order;
     if let Some(detail) = f.detail(created_at, updated_at, head) {
-        if offset(ORDER_LIST) < head {
-            let money = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
-            rows.list.push(serde_json::json!({
-                "order_no": detail.order_no,
-                "external_order_no": detail.external_order_no,
-                "out_order_no": detail.out_order_no,
-                "goods_no": detail.goods_no,
-                "goods_name": detail.goods_name,
-                "ticket_type": detail.ticket_type,
-                "play_date": detail.play_date,
-                "paid_amount": money(detail.paid_amount),
-                "payable_amount": money(detail.payable_amount),
-                "status": detail.status.as_str(),
-                "status_label": detail.status_label,
-                "suggested_action": detail.suggested_action.as_str(),
-                "suggested_action_label": detail.suggested_action_label,
-                "buyer_name_masked": order.form.as_ref().map(|f| mask_name(f.name.as_str())),
-                "phone_masked": order.form.as_ref().map(|f| mask_phone(f.phone.as_str())),
-                "phone_last4": order.form.as_ref().map(|f| {
-                    let p = f.phone.as_str();
-                    p[p.len().saturating_sub(4)..].to_string()
-                }),
-                "unknown_goods": detail.unknown_goods,
-                "created_at": ts(created_at),
-                "updated_at": ts(updated_at),
-                "system_step_owed": order.owes_system_step(),
-            }));
+        if offsets.get(Projection::OrderList) < head {
+            rows.list.push(order_list_row(&f.order, &detail));
         }
-        if offset(ORDER_DETAIL) < head {
-            rows.detail.push(serde_json::json!({
-                "order_no": detail.order_no,
-                "form_token": order.form_token,
-                "doc": serde_json::to_value(&detail)?,
-                "updated_at": ts(updated_at),
-            }));
+        if offsets.get(Projection::OrderDetail) < head {
+            rows.detail.push(order_detail_row(&f.order, &detail)?);
         }
     }
-    for p in ALL {
-        if offset(p) < head {
-            rows.offset_projection.push(p);
-            rows.offset_order.push(order_no.to_string());
-            rows.offset_version.push(head);
+    for p in Projection::ALL {
+        if offsets.get(p) < head {
+            rows.offsets.push(OffsetRow {
+                projection: p.name(),
+                order_no: order_no.to_string(),
+                version: head,
+            });
         }
+    }
+    if tables.snapshots && head >= SNAPSHOT_MIN_EVENTS && head - from >= SNAPSHOT_EVERY {
+        let state = serde_json::to_string(&Folded {
+            sequence: head,
+            created_at: Some(created_at),
+            updated_at: Some(updated_at),
+            fold: f,
+        })?;
+        rows.snapshots.push(SnapshotRow {
+            order_no: order_no.to_string(),
+            sequence: head,
+            state,
+        });
     }
     Ok(head)
 }
 
-async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
-    if !rows.log.is_empty() {
-        sqlx::query(&bulk_insert(tables.log, &LOG_COLUMNS, "ON CONFLICT DO NOTHING"))
-            .bind(serde_json::Value::Array(rows.log))
-            .execute(&mut **tx)
-            .await?;
+/// Binds `rows` to `query` as one array per field, in the order the fields are named.
+macro_rules! bind_columns {
+    ($query:expr, $rows:expr; $($field:ident),+ $(,)?) => {{
+        let rows = $rows;
+        $(let mut $field = Vec::with_capacity(rows.len());)+
+        for r in rows {
+            $($field.push(r.$field);)+
+        }
+        $query$(.bind($field))+
+    }};
+}
+
+/// Writes a view's rows keyed by order, replacing what the order had.
+macro_rules! upsert_rows {
+    ($conn:expr, $table:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {
+        if !$rows.is_empty() {
+            let sql = unnest_insert($table, &$columns, &upsert_all("order_no", &$columns));
+            bind_columns!(sqlx::query(&sql), $rows; $($field),+)
+                .execute(&mut **$conn)
+                .await?;
+        }
+    };
+}
+
+/// `INSERT INTO t (cols) SELECT * FROM unnest($1::type[], …)`: one statement writes a whole
+/// batch of rows, whatever its size, with each column sent as one typed array.
+fn unnest_insert(table: &str, columns: &[(&str, &str)], on_conflict: &str) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
+        .collect();
+    // Columns typed jsonb travel as text and are parsed once, in the database.
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            if *ty == "jsonb" {
+                format!("{name}::jsonb")
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({names}) SELECT {select} FROM unnest({arrays}) AS r({names}) {on_conflict}",
+        names = names.join(", "),
+        select = select.join(", "),
+        arrays = arrays.join(", ").replace("jsonb[]", "text[]"),
+    )
+}
+
+fn upsert_all(key: &str, columns: &[(&str, &str)]) -> String {
+    let set: Vec<String> = columns
+        .iter()
+        .filter(|c| c.0 != key)
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.0))
+        .collect();
+    format!("ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+}
+
+const LIST_COLUMNS: [(&str, &str); 20] = [
+    ("order_no", "text"),
+    ("external_order_no", "text"),
+    ("out_order_no", "text"),
+    ("goods_no", "text"),
+    ("goods_name", "text"),
+    ("ticket_type", "text"),
+    ("play_date", "date"),
+    ("paid_amount", "numeric"),
+    ("payable_amount", "numeric"),
+    ("status", "text"),
+    ("status_label", "text"),
+    ("suggested_action", "text"),
+    ("suggested_action_label", "text"),
+    ("buyer_name_masked", "text"),
+    ("phone_masked", "text"),
+    ("phone_last4", "text"),
+    ("unknown_goods", "boolean"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("system_step_owed", "boolean"),
+];
+
+const DETAIL_COLUMNS: [(&str, &str); 4] = [
+    ("order_no", "text"),
+    ("form_token", "text"),
+    ("doc", "jsonb"),
+    ("updated_at", "timestamptz"),
+];
+
+async fn write_event_log(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    rows: Vec<EventLogRow>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    if !rows.list.is_empty() {
-        sqlx::query(&bulk_insert(
-            tables.list,
-            &LIST_COLUMNS,
-            &upsert_all("order_no", &LIST_COLUMNS),
-        ))
-        .bind(serde_json::Value::Array(rows.list))
-        .execute(&mut **tx)
-        .await?;
-    }
-    if !rows.detail.is_empty() {
-        sqlx::query(&bulk_insert(
-            tables.detail,
-            &DETAIL_COLUMNS,
-            &upsert_all("order_no", &DETAIL_COLUMNS),
-        ))
-        .bind(serde_json::Value::Array(rows.detail))
-        .execute(&mut **tx)
-        .await?;
-    }
-    if !rows.offset_order.is_empty() {
-        let offsets = tables.offsets;
-        sqlx::query(&format!(
-            "INSERT INTO {offsets} (projection, order_no, version)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-             ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({offsets}.version, EXCLUDED.version)"
-        ))
-        .bind(rows.offset_projection)
-        .bind(rows.offset_order)
-        .bind(rows.offset_version)
-        .execute(&mut **tx)
-        .await?;
-    }
+    // Type, version and payload come from the event itself (the stored payload is
+    // `{ "<event name>": {...} }`; the log shows the inner object).
+    let sql = format!(
+        "INSERT INTO {table} (order_no, sequence, event_type, event_version, source, result, created_at,
+                              processed_at, request_id, error_code, error_message, before, after, payload)
+         SELECT r.order_no, r.sequence, e.event_type, e.event_version, r.source, r.result, r.created_at,
+                r.processed_at, r.request_id, r.error_code, r.error_message, r.before::jsonb, r.after::jsonb,
+                COALESCE(e.payload::jsonb -> e.event_type, e.payload::jsonb)
+         FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+              AS r(order_no, sequence, source, result, created_at, processed_at, request_id, error_code,
+                   error_message, before, after)
+         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = r.order_no AND e.sequence = r.sequence
+         ON CONFLICT DO NOTHING"
+    );
+    bind_columns!(sqlx::query(&sql).bind(Order::TYPE), rows; order_no, sequence, source, result, created_at,
+        processed_at, request_id, error_code, error_message, before, after)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+async fn write_offsets(conn: &mut sqlx::PgConnection, table: &str, offsets: Vec<OffsetRow>) -> Result<(), sqlx::Error> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {table} (projection, order_no, version)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
+    );
+    bind_columns!(sqlx::query(&sql), offsets; projection, order_no, version)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn write_snapshots(conn: &mut sqlx::PgConnection, snapshots: Vec<SnapshotRow>) -> Result<(), sqlx::Error> {
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    let query = sqlx::query(
+        "INSERT INTO order_fold_snapshots (order_no, sequence, fold_version, state)
+         SELECT o, s, $1, st::jsonb FROM unnest($2::text[], $3::bigint[], $4::text[]) AS x(o, s, st)
+         ON CONFLICT (order_no) DO UPDATE
+           SET sequence = EXCLUDED.sequence, fold_version = EXCLUDED.fold_version, state = EXCLUDED.state
+           WHERE order_fold_snapshots.sequence < EXCLUDED.sequence
+              OR order_fold_snapshots.fold_version <> EXCLUDED.fold_version",
+    );
+    bind_columns!(query.bind(FOLD_VERSION), snapshots; order_no, sequence, state)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
+    write_event_log(tx, tables.log, rows.log).await?;
+    upsert_rows!(tx, tables.list, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
+        goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
+        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
+        updated_at, system_step_owed);
+    upsert_rows!(tx, tables.detail, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
+    write_offsets(tx, tables.offsets, rows.offsets).await?;
+    write_snapshots(tx, rows.snapshots).await
 }
 
 /// Brings the views of a batch of orders up to their last events, in the caller's transaction.
@@ -621,38 +947,33 @@ async fn refresh_in(
         .execute(&mut **tx)
         .await?;
     }
-    let mut offsets: HashMap<String, HashMap<&'static str, i64>> = HashMap::new();
-    for r in sqlx::query(&format!(
-        "SELECT projection, order_no, version FROM {} WHERE order_no = ANY($1)",
+    let mut offsets: HashMap<String, Offsets> = HashMap::new();
+    let stored: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        // One index probe per order (`= ANY` of a thousand keys may be planned as a scan of
+        // the whole table, which made a rebuild cost the square of the order count).
+        "SELECT o.projection, o.order_no, o.version FROM unnest($1::text[]) AS k(order_no)
+         JOIN {} o USING (order_no)",
         tables.offsets
     ))
     .bind(&sorted)
     .fetch_all(&mut **tx)
-    .await?
-    {
-        let p: String = r.get(0);
-        if let Some(p) = ALL.iter().find(|a| **a == p) {
-            offsets.entry(r.get(1)).or_default().insert(p, r.get(2));
+    .await?;
+    for (p, order_no, version) in stored {
+        if let Some(p) = Projection::parse(&p) {
+            offsets.entry(order_no).or_default().0[p as usize] = version;
         }
     }
-    let streams = load_streams(tx, &sorted).await?;
+    let starts = load_snapshots(tx, tables, &sorted, &offsets).await?;
+    let streams = load_streams(tx, &sorted, starts).await?;
     let mut rows = Rows::default();
     let mut outcome = BatchOutcome::default();
     let mut heads = Vec::with_capacity(streams.len());
-    let none = HashMap::new();
     for (order_no, stream) in streams {
         match stream {
-            Ok(events) => {
-                outcome.events += events.len();
-                let head = fold(
-                    tx,
-                    tables,
-                    &order_no,
-                    events,
-                    offsets.get(&order_no).unwrap_or(&none),
-                    &mut rows,
-                )
-                .await?;
+            Ok(stream) => {
+                outcome.events += stream.events.len();
+                let o = offsets.get(&order_no).copied().unwrap_or_default();
+                let head = fold(tx, tables, &order_no, stream, o, &mut rows).await?;
                 outcome.orders += 1;
                 heads.push((order_no, head));
             }
@@ -706,7 +1027,7 @@ const REBUILD_BATCH: i64 = 1000;
 
 /// The fold every order view is built from: the aggregate, plus what only the metadata tells.
 /// `refresh` writes the views from it and replay (`crate::replay`) answers a past moment with it.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct Fold {
     pub order: Order,
     pub facts: MetaFacts,
@@ -739,14 +1060,30 @@ pub fn decode(
     sequence: i64,
     event_type: &str,
     event_version: &str,
-    payload: serde_json::Value,
-    metadata: serde_json::Value,
+    payload: &str,
+    metadata: &str,
 ) -> anyhow::Result<(OrderEvent, EventMeta)> {
-    let payload = xyt_domain::order::upcast(event_type, event_version, payload);
-    let event: OrderEvent = serde_json::from_value(payload)
-        .with_context(|| format!("order {order_no} event {sequence} does not deserialize"))?;
-    let meta: HashMap<String, String> = serde_json::from_value(metadata).unwrap_or_default();
+    // Read straight into the event when it is stored at the current version (nearly always):
+    // a rebuild decodes millions.
+    let event: Result<OrderEvent, serde_json::Error> =
+        if event_version == xyt_domain::order::current_version(event_type) {
+            serde_json::from_str(payload)
+        } else {
+            serde_json::from_str(payload)
+                .and_then(|p| serde_json::from_value(xyt_domain::order::upcast(event_type, event_version, p)))
+        };
+    let event = event.with_context(|| format!("order {order_no} event {sequence} does not deserialize"))?;
+    let meta: HashMap<String, String> = serde_json::from_str(metadata).unwrap_or_default();
     Ok((event, EventMeta::from_map(&meta)))
+}
+
+/// (scratch, live) for every table `--verify` rebuilds into.
+fn scratch_tables() -> Vec<(&'static str, &'static str)> {
+    Projection::ALL
+        .iter()
+        .filter_map(|p| Some((p.view(&SCRATCH)?.0, p.view(&LIVE)?.0)))
+        .chain([(SCRATCH.offsets, LIVE.offsets)])
+        .collect()
 }
 
 impl Projections {
@@ -860,7 +1197,7 @@ impl Projections {
         let mut lagging: Vec<String> = heads
             .into_iter()
             .filter(|(o, head)| match applied.get(o) {
-                Some((min, n)) => *n < ALL.len() as i64 || min < head,
+                Some((min, n)) => *n < Projection::ALL.len() as i64 || min < head,
                 None => true,
             })
             .map(|(o, _)| o)
@@ -917,12 +1254,7 @@ impl Projections {
     pub async fn rebuild(&self, verify: bool, on_progress: &mut dyn FnMut(&Progress)) -> anyhow::Result<RebuildReport> {
         let tables = if verify { SCRATCH } else { LIVE };
         if verify {
-            for (scratch, live) in [
-                (SCRATCH.list, LIVE.list),
-                (SCRATCH.detail, LIVE.detail),
-                (SCRATCH.log, LIVE.log),
-                (SCRATCH.offsets, LIVE.offsets),
-            ] {
+            for (scratch, live) in scratch_tables() {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {scratch}"))
                     .execute(&self.pool)
                     .await?;
@@ -934,11 +1266,21 @@ impl Projections {
             let mut tx = self.pool.begin().await?;
             // Deliveries stay (they are real sends), and so do their offsets: the events that
             // called for them are not asked again.
-            sqlx::query("TRUNCATE order_list, order_detail, order_event_log")
+            let views: Vec<&str> = Projection::ALL
+                .iter()
+                .filter_map(|p| p.view(&LIVE))
+                .map(|v| v.0)
+                .collect();
+            sqlx::query(&format!("TRUNCATE {}, order_fold_snapshots", views.join(", ")))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM projection_offsets WHERE projection <> $1")
-                .bind(DELIVERIES)
+            let kept: Vec<&str> = Projection::ALL
+                .iter()
+                .filter(|p| p.view(&LIVE).is_none())
+                .map(|p| p.name())
+                .collect();
+            sqlx::query("DELETE FROM projection_offsets WHERE projection <> ALL($1)")
+                .bind(kept)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -1002,7 +1344,7 @@ impl Projections {
         }
         if verify {
             report.differences = self.differences().await?;
-            for scratch in [SCRATCH.list, SCRATCH.detail, SCRATCH.log, SCRATCH.offsets] {
+            for (scratch, _) in scratch_tables() {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {scratch}"))
                     .execute(&self.pool)
                     .await?;
@@ -1014,11 +1356,11 @@ impl Projections {
     /// Every row that differs between the live views and the scratch copies.
     async fn differences(&self) -> anyhow::Result<Vec<Difference>> {
         let mut out = vec![];
-        for (table, live, scratch, key) in [
-            ("order_list", LIVE.list, SCRATCH.list, "order_no"),
-            ("order_detail", LIVE.detail, SCRATCH.detail, "order_no"),
-            ("order_event_log", LIVE.log, SCRATCH.log, "order_no || '#' || sequence"),
-        ] {
+        for p in Projection::ALL {
+            let (Some((live, key)), Some((scratch, _))) = (p.view(&LIVE), p.view(&SCRATCH)) else {
+                continue;
+            };
+            let table = p.name();
             let rows: Vec<(String, String)> = sqlx::query_as(&format!(
                 "WITH only_live AS (SELECT {key} AS k FROM (SELECT * FROM {live} EXCEPT ALL SELECT * FROM {scratch}) d),
                       only_scratch AS (SELECT {key} AS k FROM (SELECT * FROM {scratch} EXCEPT ALL SELECT * FROM {live}) d)

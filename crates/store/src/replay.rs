@@ -70,8 +70,8 @@ pub enum ReplayError {
 
 /// Replays `order_no` to `at` (the last event when `None`).
 pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Replay, ReplayError> {
-    let rows: Vec<(i64, String, String, serde_json::Value, serde_json::Value, String)> = sqlx::query_as(
-        "SELECT sequence, event_type, event_version, payload, metadata, chain_hash FROM events
+    let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT sequence, event_type, event_version, payload::text, metadata::text, chain_hash FROM events
          WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
     )
     .bind(AGGREGATE_TYPE)
@@ -93,8 +93,12 @@ pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Re
         if sequence > at {
             break;
         }
-        let inner = payload.get(&event_type).cloned().unwrap_or_else(|| payload.clone());
-        let (event, meta) = decode(order_no, sequence, &event_type, &event_version, payload, metadata)?;
+        let (event, meta) = decode(order_no, sequence, &event_type, &event_version, &payload, &metadata)?;
+        let mut payload: serde_json::Value = serde_json::from_str(&payload).map_err(anyhow::Error::from)?;
+        let inner = payload
+            .get_mut(&event_type)
+            .map(serde_json::Value::take)
+            .unwrap_or(payload);
         created_at.get_or_insert(meta.created_at);
         updated_at = Some(meta.processed_at);
         let (before, after) = fold.step(event, &meta);

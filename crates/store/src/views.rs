@@ -137,7 +137,7 @@ pub struct LatestRecords {
 }
 
 /// What the projection learns from event metadata rather than from the aggregate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MetaFacts {
     pub form_submitted_at: Option<DateTime<Utc>>,
     pub price_checked_at: Option<DateTime<Utc>>,
@@ -318,6 +318,7 @@ impl OrderDetail {
     ) -> Option<Self> {
         let status = o.status?;
         let action = o.suggested_action();
+        let stages = o.key_status();
         Some(Self {
             order_no: o.order_no.as_ref()?.to_string(),
             external_order_no: o.external_order_no.clone(),
@@ -336,8 +337,9 @@ impl OrderDetail {
             status_label: status.label().into(),
             suggested_action: action,
             suggested_action_label: action.label().into(),
-            key_statuses: o
-                .key_statuses()
+            key_statuses: stages
+                .clone()
+                .into_vec()
                 .into_iter()
                 .map(|k| KeyStatusView {
                     stage: k.stage.into(),
@@ -386,13 +388,13 @@ impl OrderDetail {
                 agent_group_id: r.agent_group_id.clone(),
                 agent_group_name: r.agent_group_name.clone(),
                 target: r.notification_target.clone(),
-                status: o.key_statuses()[2].status.to_string(),
+                status: stages.push.status.to_string(),
                 requested_by: facts.push_requested.as_ref().map(|p| p.0.clone()),
                 requested_at: facts.push_requested.as_ref().map(|p| p.1),
             }),
             screenshot: o.screenshot.as_ref().map(|i| ScreenshotView {
                 image: ImageView::of(i, facts.screenshot_at),
-                status: o.key_statuses()[3].status.to_string(),
+                status: stages.screenshot_match.status.to_string(),
                 ocr_engine: o.ocr.as_ref().map(|r| r.engine.clone()),
                 ocr_text: o.ocr.as_ref().map(|r| r.text.clone()),
                 ocr_fields: o.ocr.as_ref().map(|r| r.fields.clone()),
@@ -409,9 +411,9 @@ impl OrderDetail {
                     .map(|m| m.reason_labels.clone())
                     .unwrap_or_default(),
             }),
-            user_notification_status: o.key_statuses()[4].status.to_string(),
+            user_notification_status: stages.user_notification.status.to_string(),
             profit_share: ProfitShareView {
-                status: o.key_statuses()[5].status.to_string(),
+                status: stages.profit_share.status.to_string(),
                 revenue: o.profit_share.as_ref().map(|p| p.revenue),
                 cost: o.profit_share.as_ref().map(|p| p.cost),
                 profit: o.profit_share.as_ref().map(|p| p.profit),

@@ -16,7 +16,7 @@ mod tests;
 pub use actions::{ActionContext, AvailableAction, OrderAction};
 pub use events::*;
 pub use state::*;
-pub use view::{ExceptionOverview, KeyStatus, SuggestedAction};
+pub use view::{ExceptionOverview, KeyStatus, KeyStatuses, SuggestedAction};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

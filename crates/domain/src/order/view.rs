@@ -71,6 +71,31 @@ pub struct KeyStatus {
     pub status_label: &'static str,
 }
 
+/// 关键状态 by name, so that a view picks the stage it means rather than an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatuses {
+    pub review: KeyStatus,
+    pub payment: KeyStatus,
+    pub push: KeyStatus,
+    pub screenshot_match: KeyStatus,
+    pub user_notification: KeyStatus,
+    pub profit_share: KeyStatus,
+}
+
+impl KeyStatuses {
+    /// The stages in the order of the seed page.
+    pub fn into_vec(self) -> Vec<KeyStatus> {
+        vec![
+            self.review,
+            self.payment,
+            self.push,
+            self.screenshot_match,
+            self.user_notification,
+            self.profit_share,
+        ]
+    }
+}
+
 /// 异常概览: what blocks the order, why, and what to do next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -121,6 +146,11 @@ impl Order {
 
     /// 关键状态, in the order of the seed page.
     pub fn key_statuses(&self) -> Vec<KeyStatus> {
+        self.key_status().into_vec()
+    }
+
+    /// 关键状态 by stage.
+    pub fn key_status(&self) -> KeyStatuses {
         let review = match (&self.review, self.status, &self.price_check) {
             (Some(ReviewOutcome::Approved { .. }), _, _) => ks("review", "审核", "approved", "人工通过"),
             (Some(ReviewOutcome::Rejected { .. }), _, _) => ks("review", "审核", "rejected", "人工拒绝"),
@@ -158,7 +188,14 @@ impl Order {
             (Some(_), false) => ks("profit_share", "分润", "ready", "待结算"),
             (None, _) => ks("profit_share", "分润", "not_ready", "未就绪"),
         };
-        vec![review, payment, push, screenshot, notification, profit]
+        KeyStatuses {
+            review,
+            payment,
+            push,
+            screenshot_match: screenshot,
+            user_notification: notification,
+            profit_share: profit,
+        }
     }
 
     pub fn exception_overview(&self) -> Option<ExceptionOverview> {
@@ -321,26 +358,19 @@ impl Order {
                 .as_ref()
                 .map(|c| if c.passed { "passed" } else { "failed" }.to_string()),
         );
-        put(
-            "paymentStatus",
-            Some(self.key_statuses()[1].status.to_string()).filter(|s| s != "not_started"),
-        );
-        put(
-            "pushStatus",
-            Some(self.key_statuses()[2].status.to_string()).filter(|s| s != "not_started"),
-        );
+        let stages = self.key_status();
+        let started = |k: &KeyStatus, idle: &str| Some(k.status.to_string()).filter(|s| s != idle);
+        put("paymentStatus", started(&stages.payment, "not_started"));
+        put("pushStatus", started(&stages.push, "not_started"));
         put(
             "screenshotMatchStatus",
-            Some(self.key_statuses()[3].status.to_string()).filter(|s| s != "not_started"),
+            started(&stages.screenshot_match, "not_started"),
         );
         put(
             "userNotificationStatus",
-            Some(self.key_statuses()[4].status.to_string()).filter(|s| s != "not_started"),
+            started(&stages.user_notification, "not_started"),
         );
-        put(
-            "profitShareStatus",
-            Some(self.key_statuses()[5].status.to_string()).filter(|s| s != "not_ready"),
-        );
+        put("profitShareStatus", started(&stages.profit_share, "not_ready"));
         put(
             "reviewStatus",
             self.review.as_ref().map(|r| match r {

@@ -293,3 +293,81 @@ async fn verify_reports_rows_that_differ_from_a_rebuild_and_leaves_the_views_alo
     );
     app.finish().await;
 }
+
+/// Appends `n` failed delivery attempts to the order without touching its views.
+async fn append_attempts(store: &OrderStore, no: &OrderNo, from: i64, n: i64) {
+    use xyt_domain::order::DeliveryAttempted;
+    let meta = EventMeta::accepted("system", "req-attempt", Utc::now());
+    for attempt_id in from..from + n {
+        let attempt = DeliveryAttempted {
+            delivery_id: "d-1".into(),
+            attempt_id,
+            attempt: attempt_id as i32,
+            notification_type: "user_form_group_push".into(),
+            notification_channel: "wecom_robot".into(),
+            notification_target: "robot:****".into(),
+            message_text: "资料".into(),
+            delivery_status: "failed_retryable".into(),
+            reason: Some("timeout".into()),
+            paid_amount: None,
+            settlement_amount: None,
+            target_group_id: None,
+        };
+        store
+            .commit_without_views(no, OrderCommand::RecordDeliveryAttempt(Box::new(attempt)), &meta)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_long_stream_is_refreshed_from_its_snapshot_reading_only_the_new_events() {
+    use xyt_store::projections::{SNAPSHOT_EVERY, SNAPSHOT_MIN_EVENTS};
+    // 32 events keep a snapshot; one more does not renew it.
+    const { assert!(SNAPSHOT_MIN_EVENTS <= 32 && SNAPSHOT_EVERY > 1) };
+    // No background catch-up: this test decides when the views are refreshed.
+    let app = spawn_with(|c| c.catchup_interval = std::time::Duration::from_secs(3600)).await;
+    app.purchase(&seed()).await;
+    let no = OrderNo::parse(&app.order_no_of("4502196109060005933").await).unwrap();
+    let store = OrderStore::new(app.pool.clone());
+    let projections = store.projections();
+    // 2 intake events + 30 attempts: long enough to keep a snapshot.
+    append_attempts(&store, &no, 1, 30).await;
+    let first = projections.refresh_many(&[no.to_string()]).await.unwrap();
+    assert_eq!(first.events, 32, "no snapshot yet: the whole stream is folded");
+    let kept: i64 = app
+        .count(&format!(
+            "SELECT sequence FROM order_fold_snapshots WHERE order_no = '{no}'"
+        ))
+        .await;
+    assert_eq!(kept, 32);
+
+    append_attempts(&store, &no, 31, 1).await;
+    let next = projections.refresh_many(&[no.to_string()]).await.unwrap();
+    assert_eq!(
+        (next.orders, next.events),
+        (1, 1),
+        "only the event after the snapshot is read"
+    );
+    assert_eq!(offsets(&app, no.as_str()).await.iter().map(|o| o.1).min(), Some(33));
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM order_event_log WHERE order_no = '{no}'"))
+            .await,
+        33
+    );
+    // What the views show from the snapshot is what a whole fold gives.
+    let report = projections.rebuild(true, &mut |_| {}).await.unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+
+    // A snapshot that cannot be read is passed over: the whole stream is folded again.
+    sqlx::query("UPDATE order_fold_snapshots SET state = '{\"sequence\": 32}'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    append_attempts(&store, &no, 32, 1).await;
+    let fallback = projections.refresh_many(&[no.to_string()]).await.unwrap();
+    assert_eq!(fallback.events, 34);
+    let report = projections.rebuild(true, &mut |_| {}).await.unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    app.finish().await;
+}
