@@ -304,7 +304,34 @@ async fn deliveries_called_for(
                 unsendable,
             }])
         }
-        _ => Ok(vec![]),
+        // Every other event calls for no delivery (listed, so a new event is decided here).
+        OrderEvent::XgjVirtualOrderReceived(_)
+        | OrderEvent::XgjVirtualCardOrderCreated(_)
+        | OrderEvent::PriceCheckPassed(_)
+        | OrderEvent::ManualReviewApproved(_)
+        | OrderEvent::ManualReviewRejected(_)
+        | OrderEvent::OrderCancelled(_)
+        | OrderEvent::UserPriceExceptionNotified(_)
+        | OrderEvent::UserFormGroupPushed(_)
+        | OrderEvent::UserFormGroupPushFailed(_)
+        | OrderEvent::DeliveryResendRequested(_)
+        | OrderEvent::PaymentConfirmed(_)
+        | OrderEvent::PaymentProofUploaded(_)
+        | OrderEvent::OrderPushedToAgent(_)
+        | OrderEvent::OrderPushFailed(_)
+        | OrderEvent::AgentScreenshotUploaded(_)
+        | OrderEvent::ScreenshotOcrCompleted(_)
+        | OrderEvent::ScreenshotMatched(_)
+        | OrderEvent::ScreenshotMismatched(_)
+        | OrderEvent::ScreenshotMatchConfirmed(_)
+        | OrderEvent::ScreenshotMatchRejected(_)
+        | OrderEvent::UserNotified(_)
+        | OrderEvent::UserNotifyFailed(_)
+        | OrderEvent::ProfitShareCalculated(_)
+        | OrderEvent::ProfitShareSettled(_)
+        | OrderEvent::XgjRefundApplied(_)
+        | OrderEvent::XgjRefundNotified(_)
+        | OrderEvent::RefundAlertNotified(_) => Ok(vec![]),
     }
 }
 
@@ -371,7 +398,19 @@ fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
         OrderEvent::ProfitShareSettled(p) => {
             facts.latest.profit_share = record(format!("分润已结算:利润 ¥{}", p.profit))
         }
-        _ => {}
+        OrderEvent::XgjVirtualOrderReceived(_)
+        | OrderEvent::XgjVirtualCardOrderCreated(_)
+        | OrderEvent::OrderCancelled(_)
+        | OrderEvent::UserPriceExceptionNotified(_)
+        | OrderEvent::UserFormGroupPushed(_)
+        | OrderEvent::UserFormGroupPushFailed(_)
+        | OrderEvent::DeliveryResendRequested(_)
+        | OrderEvent::ScreenshotOcrCompleted(_)
+        | OrderEvent::UserNotified(_)
+        | OrderEvent::UserNotifyFailed(_)
+        | OrderEvent::XgjRefundApplied(_)
+        | OrderEvent::XgjRefundNotified(_)
+        | OrderEvent::RefundAlertNotified(_) => {}
     }
 }
 
