@@ -153,15 +153,16 @@ impl TryFrom<String> for StoredChannel {
 }
 
 impl DeliveryKind {
-    /// Whether the target is an XGJ callback URL (the order's or the subscriber's notify_url)
-    /// rather than an operator-configured WeCom or mock target.
-    pub const fn targets_xgj(self) -> bool {
+    /// How an `http(s)://` target of this kind reads: an XGJ callback URL (the order's or the
+    /// subscriber's notify_url), or an operator-configured WeCom robot.
+    pub const fn url_target(self) -> crate::target::UrlTarget {
+        use crate::target::UrlTarget;
         match self {
-            DeliveryKind::UserNotify | DeliveryKind::GoodsChange => true,
+            DeliveryKind::UserNotify | DeliveryKind::GoodsChange => UrlTarget::XgjCallback,
             DeliveryKind::PriceException
             | DeliveryKind::UserFormGroupPush
             | DeliveryKind::OrderPush
-            | DeliveryKind::RefundAlert => false,
+            | DeliveryKind::RefundAlert => UrlTarget::WecomRobot,
         }
     }
 }

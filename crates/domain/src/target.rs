@@ -19,11 +19,18 @@ pub enum Target {
 #[error("{0}")]
 pub struct TargetError(pub String);
 
+/// What an `http(s)://` target is, which its text alone does not say: a WeCom robot webhook (every
+/// operator-configured target) or an XGJ callback (an order's or a goods subscriber's
+/// `notify_url`). Both follow the same URL rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlTarget {
+    WecomRobot,
+    XgjCallback,
+}
+
 impl Target {
-    /// Parses a configured target. `xgj_callback` says whether an `http(s)://` URL is an XGJ
-    /// callback (an order's or a goods subscriber's `notify_url`) rather than a WeCom robot
-    /// webhook; both follow the same URL rules.
-    pub fn parse(s: &str, xgj_callback: bool) -> Result<Self, TargetError> {
+    /// Parses a target; an `http(s)://` URL is read as `url_target` says.
+    pub fn parse(s: &str, url_target: UrlTarget) -> Result<Self, TargetError> {
         let s = s.trim();
         if let Some(name) = s.strip_prefix("mock://") {
             if name.is_empty() || name.len() > 200 {
@@ -42,10 +49,10 @@ impl Target {
             // The same outbound rules for every URL we call: https (http only to loopback, for
             // local fakes), no credentials, a sane host; checked before any connection is made.
             outbound_url(s).map_err(TargetError)?;
-            if xgj_callback {
-                return Ok(Target::XgjCallback { url: s.into() });
-            }
-            return Ok(Target::WecomRobot { url: s.into() });
+            return Ok(match url_target {
+                UrlTarget::XgjCallback => Target::XgjCallback { url: s.into() },
+                UrlTarget::WecomRobot => Target::WecomRobot { url: s.into() },
+            });
         }
         Err(TargetError(
             "目标必须是 mock://名称、wecom-app:chatid 或 http(s) 地址".into(),
@@ -87,7 +94,7 @@ impl Target {
 
 /// A configured target as every answer and the config history show it: a robot's key masked.
 pub fn masked(s: &str) -> String {
-    match Target::parse(s, false) {
+    match Target::parse(s, UrlTarget::WecomRobot) {
         Ok(t @ Target::WecomRobot { .. }) => t.display(),
         _ => s.to_string(),
     }
@@ -123,7 +130,7 @@ impl AllowedTargets {
 
     /// Parses what an operator typed; anything but an allowed form is refused with the reason.
     pub fn parse(&self, s: &str) -> Result<Target, TargetError> {
-        let t = Target::parse(s, false)?;
+        let t = Target::parse(s, UrlTarget::WecomRobot)?;
         if self.allows(&t) {
             Ok(t)
         } else {
@@ -236,39 +243,53 @@ mod tests {
     #[test]
     fn targets_parse_by_their_form() {
         assert_eq!(
-            Target::parse("mock://wecom-bot/default", false).unwrap().channel(),
+            Target::parse("mock://wecom-bot/default", UrlTarget::WecomRobot)
+                .unwrap()
+                .channel(),
             Channel::Mock
         );
         assert_eq!(
-            Target::parse("wecom-app:10891352157802033", false).unwrap().channel(),
+            Target::parse("wecom-app:10891352157802033", UrlTarget::WecomRobot)
+                .unwrap()
+                .channel(),
             Channel::WecomApp
         );
-        let robot = Target::parse("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234", false).unwrap();
+        let robot = Target::parse(
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234",
+            UrlTarget::WecomRobot,
+        )
+        .unwrap();
         assert_eq!(robot.channel(), Channel::WecomBot);
         assert_eq!(
             robot.display(),
             "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****1234"
         );
         assert_eq!(
-            Target::parse("https://open.goofish.pro/cb/x", true).unwrap().channel(),
+            Target::parse("https://open.goofish.pro/cb/x", UrlTarget::XgjCallback)
+                .unwrap()
+                .channel(),
             Channel::XgjNotify
         );
-        assert!(Target::parse("http://127.0.0.1:9000/cgi-bin/webhook/send?key=k", false).is_ok());
-        assert!(Target::parse("http://127.0.0.1:9000/goods/notify", true).is_ok());
+        assert!(Target::parse(
+            "http://127.0.0.1:9000/cgi-bin/webhook/send?key=k",
+            UrlTarget::WecomRobot
+        )
+        .is_ok());
+        assert!(Target::parse("http://127.0.0.1:9000/goods/notify", UrlTarget::XgjCallback).is_ok());
         for bad in [
             "http://10.0.0.8/notify",
             "http://open.goofish.pro/cb",
             "https://u:p@open.goofish.pro/cb",
             "https://open.goofish.pro/c b",
         ] {
-            assert!(Target::parse(bad, true).is_err(), "{bad}");
+            assert!(Target::parse(bad, UrlTarget::XgjCallback).is_err(), "{bad}");
         }
         for bad in [
             "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
             "https://user:pw@example.com/x",
             "https://exa mple.com/x",
         ] {
-            assert!(Target::parse(bad, false).is_err(), "{bad}");
+            assert!(Target::parse(bad, UrlTarget::WecomRobot).is_err(), "{bad}");
         }
         for bad in [
             "",
@@ -278,7 +299,7 @@ mod tests {
             "ftp://x",
             "wecom-app:0123456789012345678901234567890123",
         ] {
-            assert!(Target::parse(bad, false).is_err(), "{bad}");
+            assert!(Target::parse(bad, UrlTarget::WecomRobot).is_err(), "{bad}");
         }
     }
 }

@@ -611,7 +611,7 @@ async fn a_message_the_target_cannot_take_is_unsupported() {
 #[tokio::test]
 async fn mock_targets_are_recorded_not_sent() {
     let s = senders();
-    let t = Target::parse("mock://wecom-bot/default", false).unwrap();
+    let t = Target::parse("mock://wecom-bot/default", xyt_domain::target::UrlTarget::WecomRobot).unwrap();
     let ok = s.send(&t, &Message::Text("演示".into())).await.unwrap();
     assert_eq!(ok.detail, "mock: recorded");
     assert_eq!(s.mock.sent(), vec![(t, Message::Text("演示".into()))]);

@@ -24,7 +24,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use xyt_integrations::xgj::{SupplyCredentials, XgjSupplyClient};
-use xyt_server::config::Config;
+use xyt_server::env_config::EnvConfig;
 
 fn creds() -> SupplyCredentials {
     SupplyCredentials {
@@ -195,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         .execute(format!(r#"CREATE DATABASE "{db}""#).as_str())
         .await?;
     let url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
-    let config = Config {
+    let config = EnvConfig {
         database_url: url.clone(),
         bind: "127.0.0.1:0".into(),
         public_base_url: "https://bench.example.test".into(),

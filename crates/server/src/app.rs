@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use xyt_store::orders::OrderStore;
 
 use crate::api::error::{json_error, path_error, query_error};
-use crate::config::Config;
+use crate::env_config::EnvConfig;
 use crate::state::AppState;
 use crate::{api, openapi, request_id, workers, xgj};
 
@@ -36,7 +36,7 @@ impl Running {
     }
 }
 
-pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+pub async fn start(config: EnvConfig, listener: TcpListener) -> anyhow::Result<Running> {
     let pool = xyt_store::db::pool(&config.database_url, 16)?;
     xyt_store::db::migrate(&pool).await?;
     let orders = Arc::new(OrderStore::new(pool.clone()));

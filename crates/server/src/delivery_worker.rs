@@ -92,7 +92,7 @@ impl DeliveryWorker {
             }
             Reservation::Reserved { attempt_id, attempt } => (attempt_id, attempt),
         };
-        let result = match Target::parse(&row.target, row.kind.targets_xgj()) {
+        let result = match Target::parse(&row.target, row.kind.url_target()) {
             // A robot URL stored before the WeCom-only rule (or with another base) is never called.
             Ok(target @ Target::WecomRobot { .. }) if !self.targets.allows(&target) => Err(SendError {
                 class: ErrorClass::Permanent,

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use xyt_integrations::xgj::XgjSupplyClient;
-use xyt_server::config::Config;
+use xyt_server::env_config::EnvConfig;
 use xyt_server::{app, demo, openapi};
 
 #[derive(Parser)]
@@ -183,7 +183,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn tool_pool() -> anyhow::Result<xyt_store::PgPool> {
-    let pool = xyt_store::db::pool(&xyt_server::config::database_url_from_env()?, 2)?;
+    let pool = xyt_store::db::pool(&xyt_server::env_config::database_url_from_env()?, 2)?;
     xyt_store::db::migrate(&pool).await.context("migrating the database")?;
     Ok(pool)
 }
@@ -361,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             init_tracing();
-            let config = Config::from_env()?;
+            let config = EnvConfig::from_env()?;
             let pool = xyt_store::db::pool(&config.database_url, 2)?;
             xyt_store::db::migrate(&pool).await.context("migrating the database")?;
             println!("migrations applied");
@@ -369,7 +369,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RebuildViews { verify } => {
             init_tracing();
-            let config = Config::from_env()?;
+            let config = EnvConfig::from_env()?;
             let pool = xyt_store::db::pool(&config.database_url, 4)?;
             xyt_store::db::migrate(&pool).await?;
             let started = std::time::Instant::now();
@@ -420,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiKey { command } => api_key_command(command).await,
         Command::Serve { demo: with_demo } => {
             init_tracing();
-            let config = Config::from_env()?;
+            let config = EnvConfig::from_env()?;
             let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
             let creds = config.xgj.clone();
             let running = app::start(config, listener).await?;
@@ -456,7 +456,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Xgj { command } => {
-            let config = Config::from_env()?;
+            let config = EnvConfig::from_env()?;
             let now = chrono::Utc::now().timestamp();
             match command {
                 XgjCommand::SendTestOrder {

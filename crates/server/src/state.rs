@@ -4,7 +4,7 @@ use xyt_store::config_centre::cache::ConfigCache;
 use xyt_store::orders::OrderStore;
 use xyt_store::PgPool;
 
-use crate::config::Config;
+use crate::env_config::EnvConfig;
 
 /// Shared by every handler.
 pub struct AppState {
@@ -18,7 +18,7 @@ pub struct AppState {
     /// Every command on an order goes through it.
     pub service: crate::orders_service::OrderService,
     pub files: Arc<dyn xyt_integrations::files::FileStore>,
-    pub config: Arc<Config>,
+    pub config: Arc<EnvConfig>,
     pub auth: crate::auth::AuthConfig,
     /// Where operators may send messages (WeCom only).
     pub targets: xyt_domain::target::AllowedTargets,

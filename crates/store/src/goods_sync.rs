@@ -174,7 +174,7 @@ pub async fn enqueue_change(tx: &mut Transaction<'_, Postgres>, c: &GoodsChange<
     for (url, token) in &subscribers {
         let body = notice(c, token, now).to_string();
         // Checked when subscribed; a row that no longer parses is kept visible, not sent.
-        let (channel, display, unsendable) = match Target::parse(url, DeliveryKind::GoodsChange.targets_xgj()) {
+        let (channel, display, unsendable) = match Target::parse(url, DeliveryKind::GoodsChange.url_target()) {
             Ok(t) => (StoredChannel::Target(t.channel()), t.display(), None),
             Err(e) => (
                 StoredChannel::Invalid,

@@ -127,7 +127,10 @@ struct DeliveryTarget {
 }
 
 fn target_of(kind: &'static str, configured: Option<String>, what: &str) -> DeliveryTarget {
-    match configured.as_deref().map(|t| (t, Target::parse(t, false))) {
+    match configured
+        .as_deref()
+        .map(|t| (t, Target::parse(t, xyt_domain::target::UrlTarget::WecomRobot)))
+    {
         Some((raw, Ok(t))) => DeliveryTarget {
             target: raw.to_string(),
             display: t.display(),
@@ -221,7 +224,7 @@ async fn deliveries_called_for(
                 channel,
                 unsendable,
             } = target_of("agent_group", group.as_ref().map(|g| g.1.clone()), "代理群");
-            let target_group_id = match Target::parse(&target, false) {
+            let target_group_id = match Target::parse(&target, xyt_domain::target::UrlTarget::WecomRobot) {
                 Ok(Target::WecomApp { chat_id }) => Some(chat_id),
                 _ => group.as_ref().map(|g| g.0.to_string()),
             };

@@ -100,7 +100,7 @@ pub fn order_push_text(order: &Order, masked: bool) -> Option<String> {
 pub fn push_request(order: &Order, group_id: &str, name: &str, target: &str) -> Option<super::OrderPushRequested> {
     use crate::target::Target;
     let message_text = order_push_text(order, false)?;
-    let parsed = Target::parse(target, false).ok();
+    let parsed = Target::parse(target, crate::target::UrlTarget::WecomRobot).ok();
     Some(super::OrderPushRequested {
         agent_group_id: group_id.to_string(),
         agent_group_name: name.to_string(),

@@ -168,7 +168,7 @@ pub async fn resend_delivery(
                 e.code = "TARGET_NOT_ALLOWED";
                 e
             };
-            if row.kind.targets_xgj() {
+            if row.kind.url_target() == xyt_domain::target::UrlTarget::XgjCallback {
                 return Err(refuse("闲管家回调只能发往闲管家给的 notify_url,不能改目标".into()));
             }
             let t = state.targets.parse(raw).map_err(|e| refuse(e.0))?;

@@ -80,7 +80,7 @@ fn notify_url(b: &SubscriptionBody) -> Result<String, BadField> {
     if raw.is_empty() {
         return Err(bad_field("notify_url", "必填"));
     }
-    match Target::parse(raw, DeliveryKind::GoodsChange.targets_xgj()) {
+    match Target::parse(raw, DeliveryKind::GoodsChange.url_target()) {
         Ok(Target::XgjCallback { url }) => Ok(url),
         Ok(_) => Err(bad_field("notify_url", "必须是 http(s) 地址")),
         Err(e) => Err(bad_field("notify_url", e)),

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::Config;
+use crate::env_config::EnvConfig;
 
 pub use xyt_integrations::xgj::gate::{freshness, single_params, Freshness, MAX_AGE_SECS, MAX_AHEAD_SECS};
 
@@ -109,7 +109,7 @@ pub fn control_char_field(body: &[u8]) -> Option<String> {
 
 /// Checks a virtual-supply call: query `mch_id`, `timestamp`, `sign` once each, our merchant,
 /// a fresh timestamp, and the six-field signature over the raw body. Returns the `mch_id`.
-pub fn verify_supply(config: &Config, query: &str, body: &[u8], now: i64) -> Result<String, XgjReply> {
+pub fn verify_supply(config: &EnvConfig, query: &str, body: &[u8], now: i64) -> Result<String, XgjReply> {
     xyt_integrations::xgj::gate::verify_supply(&config.xgj, query, body, now).map_err(|r| XgjReply::err(r.code, r.msg))
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use xyt_integrations::xgj::{SignedCall, SupplyCredentials, XgjSupplyClient};
 use xyt_server::app::{self, Running};
-use xyt_server::config::Config;
+use xyt_server::env_config::EnvConfig;
 
 pub const APP_ID: &str = "677859093659717";
 pub const APP_SECRET: &str = "test-app-secret";
@@ -55,8 +55,8 @@ pub async fn fresh_database() -> (String, String) {
     (name.clone(), format!("{prefix}/{name}"))
 }
 
-pub fn config(database_url: &str) -> Config {
-    Config {
+pub fn config(database_url: &str) -> EnvConfig {
+    EnvConfig {
         database_url: database_url.into(),
         bind: "127.0.0.1:0".into(),
         public_base_url: "https://tickets.example.test".into(),
@@ -87,7 +87,7 @@ pub async fn spawn() -> TestApp {
 }
 
 /// With a changed configuration.
-pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> TestApp {
+pub async fn spawn_with(change: impl FnOnce(&mut EnvConfig)) -> TestApp {
     let (db_name, database_url) = fresh_database().await;
     let mut c = config(&database_url);
     change(&mut c);
@@ -118,19 +118,19 @@ pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
 }
 
 /// A restart on an existing database, with a changed configuration.
-pub async fn spawn_on_with(db_name: String, database_url: String, change: impl FnOnce(&mut Config)) -> TestApp {
+pub async fn spawn_on_with(db_name: String, database_url: String, change: impl FnOnce(&mut EnvConfig)) -> TestApp {
     let mut c = config(&database_url);
     change(&mut c);
     spawn_configured(db_name, database_url, c).await
 }
 
-async fn spawn_configured(db_name: String, database_url: String, config: Config) -> TestApp {
+async fn spawn_configured(db_name: String, database_url: String, config: EnvConfig) -> TestApp {
     let app = start_app(db_name, database_url, config).await;
     app.seed_goods().await;
     app
 }
 
-async fn start_app(db_name: String, database_url: String, config: Config) -> TestApp {
+async fn start_app(db_name: String, database_url: String, config: EnvConfig) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let running = app::start(config, listener).await.expect("the app starts");
     let base = format!("http://{}", running.addr);

@@ -172,7 +172,9 @@ pub fn validate_target(s: &str) -> Result<(), String> {
             "目标首尾不能有空格".into()
         });
     }
-    xyt_domain::target::Target::parse(s, false).map(|_| ()).map_err(|e| e.0)
+    xyt_domain::target::Target::parse(s, xyt_domain::target::UrlTarget::WecomRobot)
+        .map(|_| ())
+        .map_err(|e| e.0)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

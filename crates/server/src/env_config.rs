@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use xyt_integrations::xgj::SupplyCredentials;
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct EnvConfig {
     pub database_url: String,
     pub bind: String,
     /// Base of the links we hand out (`{public_base_url}/f/{token}`), no trailing slash.
@@ -65,7 +65,7 @@ pub fn database_url_from_env() -> Result<String, ConfigError> {
     required("DATABASE_URL")
 }
 
-impl Config {
+impl EnvConfig {
     /// How long a request waits for a send a worker took first (its outcome shown in the answer):
     /// the worker's own send plus its bookkeeping, never less than 10 s so a busy machine does
     /// not answer before the outcome is on the order.
