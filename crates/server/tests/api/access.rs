@@ -180,11 +180,12 @@ async fn a_session_needs_its_csrf_token_and_our_origin_to_change_anything() {
 #[tokio::test]
 async fn sessions_end_when_idle_and_when_too_old() {
     for (idle, absolute) in [(1, 3600), (3600, 1)] {
-        let app = spawn_with(|c| {
-            c.auth.session_idle = Duration::from_secs(idle);
-            c.auth.session_absolute = Duration::from_secs(absolute);
-        })
-        .await;
+        let app = Spawn::new()
+            .with(move |c| {
+                c.auth.session_idle = Duration::from_secs(idle);
+                c.auth.session_absolute = Duration::from_secs(absolute);
+            })
+            .await;
         let s = app.session("alice", "operator").await;
         let (status, _, _) = send(s.http.get(format!("{}/api/orders", app.base))).await;
         assert_eq!(status, 200);
@@ -255,7 +256,7 @@ async fn every_sign_in_failure_looks_the_same_and_five_lock_the_username() {
 
 #[tokio::test]
 async fn an_address_with_too_many_failures_gets_429() {
-    let app = spawn_with(|c| c.auth.address_limit = 3).await;
+    let app = Spawn::new().with(|c| c.auth.address_limit = 3).await;
     for u in ["a1", "a2", "a3"] {
         assert_eq!(app.login(u, "wrong password!").await.status(), 401);
     }
@@ -397,7 +398,7 @@ async fn the_demo_admin_gets_a_random_password_once() {
 
 #[tokio::test]
 async fn the_demo_loads_and_walks_the_seed_order_to_manual_review_without_admin_credentials() {
-    let app = spawn_empty().await;
+    let app = Spawn::new().seeded(Seed::Nothing).await;
     assert!(xyt_server::demo::is_empty(&app.pool).await.unwrap());
     xyt_server::demo::load_config(&app.pool).await.unwrap();
     xyt_server::demo::send_orders(&app.xgj).await.unwrap();

@@ -75,13 +75,14 @@ async fn robot_on(server: &MockServer, key: &str, script: Script) -> String {
 /// The app, with `server` as its WeCom base.
 async fn spawn_for(server: &MockServer, poll: Option<Duration>) -> TestApp {
     let base = server.uri();
-    spawn_with(move |c| {
-        c.wecom_base_url = Some(base);
-        if let Some(p) = poll {
-            c.delivery.poll = p;
-        }
-    })
-    .await
+    Spawn::new()
+        .with(move |c| {
+            c.wecom_base_url = Some(base);
+            if let Some(p) = poll {
+                c.delivery.poll = p;
+            }
+        })
+        .await
 }
 
 async fn set_agent_group_target(app: &TestApp, target: &str) {
@@ -404,10 +405,9 @@ async fn deliveries_pending_when_the_process_stops_are_sent_once_after_it_starts
     app.stop_server().await;
     assert_eq!(script.calls(), 0);
     let base = _server.uri();
-    let again = spawn_on_with(app.db_name.clone(), app.database_url.clone(), |c| {
-        c.wecom_base_url = Some(base)
-    })
-    .await;
+    let again = Spawn::on(app.db_name.clone(), app.database_url.clone())
+        .with(move |c| c.wecom_base_url = Some(base))
+        .await;
     wait_for_deliveries(&again, &no, |items| items.iter().all(|d| d["status"] == "sent")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(script.calls(), 1, "sent once, not lost, not twice");

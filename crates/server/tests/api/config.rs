@@ -125,7 +125,7 @@ async fn active_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn goods_are_created_read_updated_and_deleted_with_their_history() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     ticket_type(&app, TT).await;
     ticket_type(&app, "中级道 全天").await;
     let body =
@@ -223,7 +223,7 @@ async fn goods_are_created_read_updated_and_deleted_with_their_history() {
 
 #[tokio::test]
 async fn invalid_goods_are_refused_field_by_field_and_change_nothing() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     ticket_type(&app, TT).await;
     let before = change_count(&app).await;
     let good = json!({"goodsNo": "新商品", "ticketType": TT, "seasonLabel": "淡季", "priceCent": 100});
@@ -306,7 +306,7 @@ async fn invalid_goods_are_refused_field_by_field_and_change_nothing() {
 
 #[tokio::test]
 async fn ticket_types_and_prices_round_trip_and_a_used_ticket_type_cannot_be_deleted() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let path = format!("/api/config/ticket-types/{TT}");
     let (status, v) = call(&app, "PUT", &path, Some(json!({"description": "3 小时票"})), "alice").await;
     assert_eq!(status, 201, "{v}");
@@ -465,7 +465,7 @@ async fn ticket_types_and_prices_round_trip_and_a_used_ticket_type_cannot_be_del
 
 #[tokio::test]
 async fn concurrent_price_updates_queue_and_the_history_chains_without_a_gap() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     ticket_type(&app, TT).await;
     let p = format!("/api/config/price-table/{TT}/mid");
     let answers = join_all((0..12).map(|i| {
@@ -500,7 +500,7 @@ async fn concurrent_price_updates_queue_and_the_history_chains_without_a_gap() {
 
 #[tokio::test]
 async fn the_season_calendar_is_checked_for_overlaps_and_recorded() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let (status, cal) = app.get("/api/config/season-calendar").await;
     assert_eq!(status, 200);
     assert_eq!(cal, json!({"default": "mid", "rules": []}));
@@ -571,7 +571,7 @@ async fn the_season_calendar_is_checked_for_overlaps_and_recorded() {
 
 #[tokio::test]
 async fn the_fee_rate_and_the_play_date_horizon_are_settings_in_range() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let (status, v) = app.get("/api/config/settings").await;
     assert_eq!(status, 200);
     assert_eq!(v, json!({"feeRate": "0.02", "playDateHorizonDays": 180}));
@@ -657,7 +657,7 @@ async fn the_fee_rate_and_the_play_date_horizon_are_settings_in_range() {
 
 #[tokio::test]
 async fn agent_groups_and_notification_targets_are_managed_with_checked_targets() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let mut ids = vec![];
     for (name, target) in [
         ("一号群", "mock://agent-group/one"),
@@ -847,7 +847,7 @@ async fn agent_groups_and_notification_targets_are_managed_with_checked_targets(
 
 #[tokio::test]
 async fn a_qr_code_is_served_back_byte_identical_and_only_one_is_ever_active() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let first = png(40, 40, 1);
     let (status, a) = upload(&app, &first, "支付宝收款码", None).await;
     assert_eq!(status, 201, "{a}");
@@ -971,7 +971,7 @@ async fn a_qr_code_is_served_back_byte_identical_and_only_one_is_ever_active() {
 
 #[tokio::test]
 async fn concurrent_activations_and_uploads_never_leave_two_active_codes() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let mut ids = vec![];
     for i in 0..4 {
         let (status, v) = upload(&app, &png(8, 8, i), &format!("码{i}"), Some("false")).await;
@@ -1005,7 +1005,7 @@ async fn concurrent_activations_and_uploads_never_leave_two_active_codes() {
 
 #[tokio::test]
 async fn uploads_that_are_not_accepted_images_are_refused_and_nothing_is_stored() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let elf: Vec<u8> = b"\x7FELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3E\x00"
         .iter()
         .copied()
@@ -1100,7 +1100,7 @@ async fn uploads_that_are_not_accepted_images_are_refused_and_nothing_is_stored(
 
 #[tokio::test]
 async fn the_history_pages_newest_first_and_checks_its_filters() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     for i in 0..5 {
         ticket_type(&app, &format!("票种{i}")).await;
     }
@@ -1150,7 +1150,7 @@ async fn the_history_pages_newest_first_and_checks_its_filters() {
 
 #[tokio::test]
 async fn load_demo_fills_exactly_the_demo_config_once() {
-    let app = spawn_bare().await;
+    let app = Spawn::new().seeded(Seed::GoodsOnly).await;
     let qr = png(64, 64, 42);
     xyt_store::config_centre::load_demo(&app.pool, Some(&qr)).await.unwrap();
     let after_first = change_count(&app).await;
@@ -1252,7 +1252,7 @@ async fn forgotten(app: &TestApp, goods_no: &str) {
 #[tokio::test]
 async fn a_price_and_fee_rate_changed_through_one_instance_are_used_by_the_others_next_intake() {
     let a = spawn().await;
-    let b = spawn_on(a.db_name.clone(), a.database_url.clone()).await;
+    let b = Spawn::on(a.db_name.clone(), a.database_url.clone()).await;
     a.cache_listening().await;
     let goods_no = "初级道 3 小时-淡季";
     // A keeps the goods in memory (once the notifications of the seeding have passed) and takes

@@ -209,7 +209,7 @@ async fn the_console_is_served_at_the_root_and_deep_links_load_it_while_api_rout
     .unwrap();
     std::fs::write(dir.path().join("assets/index-abc123.js"), "console.log(1)").unwrap();
     let console_dir = dir.path().to_path_buf();
-    let app = spawn_with(move |c| c.console_dir = console_dir).await;
+    let app = Spawn::new().with(move |c| c.console_dir = console_dir).await;
     let get = |path: &str| {
         let url = format!("{}{path}", app.base);
         let http = app.http.clone();

@@ -438,7 +438,7 @@ async fn existing_events_are_chained_by_the_migration_and_old_versions_still_rea
 
     let (db, url) = (app.db_name.clone(), app.database_url.clone());
     app.pool.close().await;
-    let app = spawn_on(db, url).await;
+    let app = Spawn::on(db, url).await;
     // The migration chained every existing event, and the chains verify.
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE chain_hash IS NULL").await,

@@ -437,7 +437,7 @@ async fn an_unknown_or_mistyped_token_is_a_plain_404() {
 
 #[tokio::test]
 async fn the_public_form_is_rate_limited_per_client_address() {
-    let app = spawn_with(|c| c.public_rate_limit_per_minute = 5).await;
+    let app = Spawn::new().with(|c| c.public_rate_limit_per_minute = 5).await;
     let mut statuses = vec![];
     for _ in 0..7 {
         let r = app

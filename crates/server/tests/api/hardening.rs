@@ -346,7 +346,7 @@ async fn a_poisoned_order_backs_off_and_neither_starves_others_nor_blocks_a_rest
     // A restart binds and serves at once, and the back-off survives it.
     app.stop_server().await;
     let (db, url) = (app.db_name.clone(), app.database_url.clone());
-    let again = spawn_on(db, url).await;
+    let again = Spawn::on(db, url).await;
     let (status, _) = again.get(&format!("/api/orders/{bad}")).await;
     assert_eq!(status, 200);
     assert_eq!(backoff_of(&again, &bad).await.unwrap().0, failures);

@@ -81,53 +81,100 @@ pub fn config(database_url: &str) -> EnvConfig {
     }
 }
 
+/// The one way a test starts the app: `Spawn::new()` (a fresh database) or `Spawn::on(..)` (a
+/// restart on an existing one), optionally `.with(..)` a changed configuration and `.seeded(..)`
+/// with less than the demo config, then `.start()`. `spawn()` is the common case.
+pub struct Spawn {
+    database: Option<(String, String)>,
+    seed: Seed,
+    changes: Vec<ConfigChange>,
+}
+
+/// A change to the environment configuration a test starts the app with.
+pub type ConfigChange = Box<dyn FnOnce(&mut EnvConfig)>;
+
+/// What a started app finds in its config centre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// The demo config (goods, ticket type, prices, calendar, agent group, targets).
+    Demo,
+    /// Only the demo goods: no ticket type, prices, calendar, agent group or targets (the config
+    /// centre's tests build those through the API), and an empty history, so that those tests
+    /// count their own changes only.
+    GoodsOnly,
+    /// Nothing at all: an empty database, as `xyt serve --demo` finds it.
+    Nothing,
+}
+
+impl Spawn {
+    pub fn new() -> Self {
+        Self {
+            database: None,
+            seed: Seed::Demo,
+            changes: vec![],
+        }
+    }
+
+    /// A restart on an existing database.
+    pub fn on(db_name: String, database_url: String) -> Self {
+        Self {
+            database: Some((db_name, database_url)),
+            ..Self::new()
+        }
+    }
+
+    /// With a changed configuration.
+    pub fn with(mut self, change: impl FnOnce(&mut EnvConfig) + 'static) -> Self {
+        self.changes.push(Box::new(change));
+        self
+    }
+
+    pub fn seeded(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let (db_name, database_url) = match self.database {
+            Some(d) => d,
+            None => fresh_database().await,
+        };
+        let mut c = config(&database_url);
+        for change in self.changes {
+            change(&mut c);
+        }
+        let app = start_app(db_name, database_url, c).await;
+        match self.seed {
+            Seed::Demo => app.seed_goods().await,
+            Seed::GoodsOnly => {
+                xyt_store::config_centre::load_demo_goods(&app.pool).await.unwrap();
+                sqlx::query("TRUNCATE config_changes").execute(&app.pool).await.unwrap();
+            }
+            Seed::Nothing => {}
+        }
+        app
+    }
+}
+
+/// `Spawn::new().with(..).await` starts it, like `.start().await`.
+impl std::future::IntoFuture for Spawn {
+    type Output = TestApp;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = TestApp>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.start())
+    }
+}
+
+impl Default for Spawn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A fresh database with the demo config: `Spawn::new().start()`.
 pub async fn spawn() -> TestApp {
-    let (db_name, database_url) = fresh_database().await;
-    spawn_on(db_name, database_url).await
-}
-
-/// With a changed configuration.
-pub async fn spawn_with(change: impl FnOnce(&mut EnvConfig)) -> TestApp {
-    let (db_name, database_url) = fresh_database().await;
-    let mut c = config(&database_url);
-    change(&mut c);
-    spawn_configured(db_name, database_url, c).await
-}
-
-/// Only the demo goods: no ticket type, prices, calendar, agent group or targets (the config
-/// centre's tests build those through the API), and an empty history, so that those tests count
-/// their own changes only.
-pub async fn spawn_bare() -> TestApp {
-    let (db_name, database_url) = fresh_database().await;
-    let c = config(&database_url);
-    let app = start_app(db_name, database_url, c).await;
-    xyt_store::config_centre::load_demo_goods(&app.pool).await.unwrap();
-    sqlx::query("TRUNCATE config_changes").execute(&app.pool).await.unwrap();
-    app
-}
-
-/// Nothing seeded at all: an empty database, as `xyt serve --demo` finds it.
-pub async fn spawn_empty() -> TestApp {
-    let (db_name, database_url) = fresh_database().await;
-    let c = config(&database_url);
-    start_app(db_name, database_url, c).await
-}
-
-pub async fn spawn_on(db_name: String, database_url: String) -> TestApp {
-    spawn_on_with(db_name, database_url, |_| {}).await
-}
-
-/// A restart on an existing database, with a changed configuration.
-pub async fn spawn_on_with(db_name: String, database_url: String, change: impl FnOnce(&mut EnvConfig)) -> TestApp {
-    let mut c = config(&database_url);
-    change(&mut c);
-    spawn_configured(db_name, database_url, c).await
-}
-
-async fn spawn_configured(db_name: String, database_url: String, config: EnvConfig) -> TestApp {
-    let app = start_app(db_name, database_url, config).await;
-    app.seed_goods().await;
-    app
+    Spawn::new().start().await
 }
 
 async fn start_app(db_name: String, database_url: String, config: EnvConfig) -> TestApp {

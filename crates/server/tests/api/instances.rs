@@ -10,7 +10,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn two_instances_on_one_database_send_each_message_once_and_complete_every_view() {
     let a = spawn().await;
-    let b = spawn_on(a.db_name.clone(), a.database_url.clone()).await;
+    let b = Spawn::on(a.db_name.clone(), a.database_url.clone()).await;
     let n = 8;
     let mut orders = vec![];
     for i in 0..n {

@@ -146,7 +146,7 @@ async fn a_restart_with_work_done_loses_nothing_and_repeats_nothing() {
     let (first, _) = app.send(&app.purchase_call(&seed())).await;
     app.stop_server().await;
     let (db, url) = (app.db_name.clone(), app.database_url.clone());
-    let again = spawn_on(db, url).await;
+    let again = Spawn::on(db, url).await;
     let (second, _) = again.send(&again.purchase_call(&seed())).await;
     assert_eq!(first, second);
     assert_eq!(again.event_count().await, 2);
@@ -326,7 +326,9 @@ async fn a_long_stream_is_refreshed_from_its_snapshot_reading_only_the_new_event
     // 32 events keep a snapshot; one more does not renew it.
     const { assert!(SNAPSHOT_MIN_EVENTS <= 32 && SNAPSHOT_EVERY > 1) };
     // No background catch-up: this test decides when the views are refreshed.
-    let app = spawn_with(|c| c.catchup_interval = std::time::Duration::from_secs(3600)).await;
+    let app = Spawn::new()
+        .with(|c| c.catchup_interval = std::time::Duration::from_secs(3600))
+        .await;
     app.purchase(&seed()).await;
     let no = OrderNo::parse(&app.order_no_of("4502196109060005933").await).unwrap();
     let store = OrderStore::new(app.pool.clone());
