@@ -1136,7 +1136,7 @@ impl Projections {
     /// Brings every view of one order up to its last event. Returns the version reached.
     pub async fn refresh(&self, order_no: &str) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, heads) = refresh_in(&mut tx, LIVE, &[order_no.to_string()], true).await?;
+        let (outcome, heads) = Box::pin(refresh_in(&mut tx, LIVE, &[order_no.to_string()], true)).await?;
         tx.commit().await?;
         if outcome.failed > 0 {
             anyhow::bail!("order {order_no}: its events could not be read (see the log)");
@@ -1150,7 +1150,7 @@ impl Projections {
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
     ) -> anyhow::Result<()> {
-        let (outcome, _) = refresh_in(tx, LIVE, &[order_no.to_string()], true).await?;
+        let (outcome, _) = Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], true)).await?;
         if outcome.failed > 0 {
             anyhow::bail!("order {order_no}: its events could not be read (see the log)");
         }
@@ -1161,7 +1161,7 @@ impl Projections {
     /// cannot be read are logged and counted, never holding up the rest.
     pub async fn refresh_many(&self, order_nos: &[String]) -> anyhow::Result<BatchOutcome> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, _) = refresh_in(&mut tx, LIVE, order_nos, true).await?;
+        let (outcome, _) = Box::pin(refresh_in(&mut tx, LIVE, order_nos, true)).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1363,7 +1363,7 @@ impl Projections {
                         let pool = self.pool.clone();
                         running.spawn(async move {
                             let mut tx = pool.begin().await?;
-                            let (outcome, _) = refresh_in(&mut tx, tables, &order_nos, !verify).await?;
+                            let (outcome, _) = Box::pin(refresh_in(&mut tx, tables, &order_nos, !verify)).await?;
                             tx.commit().await?;
                             Ok(outcome)
                         });

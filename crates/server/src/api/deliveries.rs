@@ -2,15 +2,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use xyt_domain::delivery::{Channel, DeliveryKind, DeliveryStatus};
-use xyt_domain::order::{DeliveryResendRequested, EventMeta, OrderCommand};
+use xyt_domain::order::{DeliveryResendRequested, OrderCommand};
 use xyt_domain::OrderNo;
 use xyt_store::deliveries::{self, DeliveryView, ListFilter, ResendError};
-use xyt_store::orders::OnConflict;
 
 use super::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -209,10 +207,10 @@ pub async fn resend_delivery(
                 .unwrap_or(before.target_display.clone()),
             previous_target: new_target.as_ref().map(|_| before.target_display.clone()),
         };
-        let meta = EventMeta::accepted(super::operator(&req), crate::request_id::current(), Utc::now());
+        let actor = crate::orders_service::Actor::new(super::operator(&req));
         state
-            .orders
-            .execute(&order_no, OrderCommand::RequestResend(event), &meta, OnConflict::Retry)
+            .service
+            .run(&order_no, OrderCommand::RequestResend(event), &actor)
             .await?;
     }
     // The new attempt runs now, in this request, unless a worker took it first.
