@@ -72,6 +72,21 @@ impl Projection {
     }
 }
 
+/// `LOCK TABLE` of everything a refresh writes and a rebuild empties, always in this one order:
+/// a refresh that runs inside a command's transaction (after its events) and a rebuild's
+/// truncate then queue behind each other instead of each holding what the other waits for.
+fn lock_views(mode: &str) -> String {
+    let views: Vec<&str> = Projection::ALL
+        .iter()
+        .filter_map(|p| p.view(&LIVE))
+        .map(|v| v.0)
+        .collect();
+    format!(
+        "LOCK TABLE projection_offsets, {}, order_fold_snapshots IN {mode} MODE",
+        views.join(", ")
+    )
+}
+
 /// The last sequence each projection applied for one order (0: none yet).
 #[derive(Debug, Clone, Copy, Default)]
 struct Offsets([i64; Projection::ALL.len()]);
@@ -988,6 +1003,7 @@ async fn refresh_in(
         .bind(&sorted)
         .execute(&mut **tx)
         .await?;
+        sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
     }
     let mut offsets: HashMap<String, Offsets> = HashMap::new();
     let stored: Vec<(String, String, i64)> = sqlx::query_as(&format!(
@@ -1306,6 +1322,7 @@ impl Projections {
             }
         } else {
             let mut tx = self.pool.begin().await?;
+            sqlx::query(&lock_views("ACCESS EXCLUSIVE")).execute(&mut *tx).await?;
             // Deliveries stay (they are real sends), and so do their offsets: the events that
             // called for them are not asked again.
             let views: Vec<&str> = Projection::ALL
