@@ -1,5 +1,13 @@
 //! Masking of personal data for lists and logs.
 
+/// How a text shows personal data (names, phones, ID numbers): masked for lists and logs, whole
+/// only where the reader's role needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonalData {
+    Masked,
+    Whole,
+}
+
 /// Keeps the first `keep_start` and last `keep_end` characters, masking the rest with `*`.
 pub fn mask_middle(s: &str, keep_start: usize, keep_end: usize) -> String {
     let chars: Vec<char> = s.chars().collect();

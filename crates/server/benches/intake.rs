@@ -425,7 +425,7 @@ async fn main() -> anyhow::Result<()> {
     let projections = xyt_store::projections::Projections::new(pool.clone());
     let t = Instant::now();
     let report = projections
-        .rebuild(false, &mut |p| {
+        .rebuild(xyt_store::projections::RebuildMode::Replace, &mut |p| {
             eprint!(
                 "\r  {}/{} events, {:.0} events/s   ",
                 p.events,

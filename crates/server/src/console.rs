@@ -52,7 +52,14 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-async fn send(file: &Path, immutable: bool, head: bool) -> HttpResponse {
+/// How long a browser may keep a console file: hashed assets forever, the rest revalidated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caching {
+    Immutable,
+    Revalidate,
+}
+
+async fn send(file: &Path, caching: Caching, method: &Method) -> HttpResponse {
     match tokio::fs::read(file).await {
         Ok(bytes) => {
             let mut res = HttpResponse::Ok();
@@ -63,13 +70,12 @@ async fn send(file: &Path, immutable: bool, head: bool) -> HttpResponse {
             }
             res.content_type(content_type(file)).insert_header((
                 header::CACHE_CONTROL,
-                if immutable {
-                    "public, max-age=31536000, immutable"
-                } else {
-                    "no-cache"
+                match caching {
+                    Caching::Immutable => "public, max-age=31536000, immutable",
+                    Caching::Revalidate => "no-cache",
                 },
             ));
-            if head {
+            if method == Method::HEAD {
                 res.finish()
             } else {
                 res.body(bytes)
@@ -91,7 +97,12 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     }
     let root = &state.config.console_dir;
     if let Some(file) = file_under(root, path) {
-        return send(&file, path.starts_with("/assets/"), head).await;
+        let caching = if path.starts_with("/assets/") {
+            Caching::Immutable
+        } else {
+            Caching::Revalidate
+        };
+        return send(&file, caching, req.method()).await;
     }
     // A missing hashed asset is a stale tab after a deploy: a 404, not the app's HTML.
     if path.starts_with("/assets/") {
@@ -99,7 +110,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     }
     let index = root.join("index.html");
     if index.is_file() {
-        return send(&index, false, head).await;
+        return send(&index, Caching::Revalidate, req.method()).await;
     }
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")

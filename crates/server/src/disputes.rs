@@ -43,15 +43,22 @@ pub async fn verify(pool: &PgPool, order: Option<&str>) -> anyhow::Result<bool> 
     Ok(ok)
 }
 
+/// How `xyt audit` prints: the Chinese timeline, or the replay as JSON (`--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditFormat {
+    Text,
+    Json,
+}
+
 /// `xyt audit <orderNo> [--at <seq>] [--json]`.
-pub async fn audit(pool: &PgPool, order_no: &str, at: Option<i64>, json: bool) -> anyhow::Result<()> {
+pub async fn audit(pool: &PgPool, order_no: &str, at: Option<i64>, format: AuditFormat) -> anyhow::Result<()> {
     let r = match replay::replay(pool, order_no, at).await {
         Ok(r) => r,
         Err(ReplayError::NotFound) => anyhow::bail!("order {order_no} does not exist"),
         Err(ReplayError::PastEnd { last }) => anyhow::bail!("--at must be between 1 and {last}"),
         Err(e) => return Err(e.into()),
     };
-    if json {
+    if format == AuditFormat::Json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }

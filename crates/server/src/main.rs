@@ -374,7 +374,14 @@ async fn main() -> anyhow::Result<()> {
             xyt_store::db::migrate(&pool).await?;
             let started = std::time::Instant::now();
             let report = xyt_store::projections::Projections::new(pool)
-                .rebuild(verify, &mut progress_bar)
+                .rebuild(
+                    if verify {
+                        xyt_store::projections::RebuildMode::Verify
+                    } else {
+                        xyt_store::projections::RebuildMode::Replace
+                    },
+                    &mut progress_bar,
+                )
                 .await?;
             eprintln!();
             let secs = started.elapsed().as_secs_f64();
@@ -413,7 +420,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Audit { order_no, at, json } => {
             let pool = tool_pool().await?;
-            xyt_server::disputes::audit(&pool, &order_no, at, json).await
+            let format = if json {
+                xyt_server::disputes::AuditFormat::Json
+            } else {
+                xyt_server::disputes::AuditFormat::Text
+            };
+            xyt_server::disputes::audit(&pool, &order_no, at, format).await
         }
         Command::Dispute { command } => dispute_command(command).await,
         Command::User { command } => user_command(command).await,

@@ -5,6 +5,7 @@
 //! written before the send (reserving a robot's per-minute budget) and finished after it.
 
 use std::time::Duration;
+use xyt_domain::personal::PersonalData;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -115,7 +116,7 @@ const VIEW_COLS: &str =
     "id, order_no, goods_no, type, channel, target_display, message_text, message_text_masked, status, attempts,
     max_attempts, next_attempt_at, last_error_code, last_error_message, last_error_hint, created_at, updated_at";
 
-async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec<DeliveryView>, sqlx::Error> {
+async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, shown: PersonalData) -> Result<Vec<DeliveryView>, sqlx::Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let attempts: Vec<(Uuid, AttemptView)> = sqlx::query(
         "SELECT delivery_id, id, attempt, target_display, started_at, finished_at, outcome, error_code, error_message, detail
@@ -146,7 +147,10 @@ async fn to_views(pool: &PgPool, rows: Vec<ViewRow>, masked: bool) -> Result<Vec
                 kind: r.kind.as_str().to_string(),
                 channel: r.channel.as_str().to_string(),
                 target: r.target_display,
-                message_text: if masked { r.message_text_masked } else { r.message_text },
+                message_text: match shown {
+                    PersonalData::Masked => r.message_text_masked,
+                    PersonalData::Whole => r.message_text,
+                },
                 status: r.status.as_str().to_string(),
                 retry_count: (r.attempts - 1).max(0),
                 max_attempts: r.max_attempts,
@@ -423,12 +427,12 @@ pub async fn get_row(pool: &PgPool, id: Uuid) -> Result<Option<DeliveryRow>, sql
         .await
 }
 
-pub async fn view(pool: &PgPool, id: Uuid, masked: bool) -> Result<Option<DeliveryView>, sqlx::Error> {
+pub async fn view(pool: &PgPool, id: Uuid, shown: PersonalData) -> Result<Option<DeliveryView>, sqlx::Error> {
     let rows: Vec<ViewRow> = sqlx::query_as(&format!("SELECT {VIEW_COLS} FROM deliveries WHERE id = $1"))
         .bind(id)
         .fetch_all(pool)
         .await?;
-    Ok(to_views(pool, rows, masked).await?.pop())
+    Ok(to_views(pool, rows, shown).await?.pop())
 }
 
 /// An order's deliveries, whole (the order detail is for signed-in operators).
@@ -439,7 +443,7 @@ pub async fn for_order(pool: &PgPool, order_no: &str) -> Result<Vec<DeliveryView
     .bind(order_no)
     .fetch_all(pool)
     .await?;
-    to_views(pool, rows, false).await
+    to_views(pool, rows, PersonalData::Whole).await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -499,7 +503,7 @@ pub async fn list(pool: &PgPool, f: &ListFilter) -> Result<(Vec<DeliveryView>, O
     } else {
         None
     };
-    Ok((to_views(pool, rows, true).await?, next))
+    Ok((to_views(pool, rows, PersonalData::Masked).await?, next))
 }
 
 pub enum ResendError {

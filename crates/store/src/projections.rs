@@ -11,6 +11,7 @@
 //! position): see migration `catch_up_checkpoint` for why that order never skips a late commit.
 
 use std::collections::{BTreeMap, HashMap};
+use xyt_domain::personal::PersonalData;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -244,8 +245,8 @@ async fn deliveries_called_for(
                 _ => group.as_ref().map(|g| g.0.to_string()),
             };
             let (Some(text), Some(masked)) = (
-                messages::user_form_group_text(order, season, false),
-                messages::user_form_group_text(order, season, true),
+                messages::user_form_group_text(order, season, PersonalData::Whole),
+                messages::user_form_group_text(order, season, PersonalData::Masked),
             ) else {
                 return Ok(vec![]);
             };
@@ -275,7 +276,8 @@ async fn deliveries_called_for(
                 channel,
                 unsendable,
             } = target_of("agent_group", group, "代理群");
-            let masked = messages::order_push_text(order, true).unwrap_or_else(|| r.message_text.clone());
+            let masked =
+                messages::order_push_text(order, PersonalData::Masked).unwrap_or_else(|| r.message_text.clone());
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
                 goods_no: None,
@@ -1064,6 +1066,14 @@ pub struct Difference {
     pub kind: &'static str,
 }
 
+/// What `rebuild` writes: the live views (replacing them), or scratch copies compared with the
+/// live views (`xyt rebuild-views --verify`, which leaves the live views alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebuildMode {
+    Replace,
+    Verify,
+}
+
 #[derive(Debug, Default)]
 pub struct RebuildReport {
     pub orders: usize,
@@ -1296,7 +1306,7 @@ impl Projections {
 
     /// Drops every view and rebuilds it from the events (`xyt rebuild-views`).
     pub async fn rebuild_all(&self) -> anyhow::Result<usize> {
-        self.rebuild(false, &mut |_| {}).await?;
+        self.rebuild(RebuildMode::Replace, &mut |_| {}).await?;
         // A running server's catch-up may have rebuilt some orders meanwhile (the batch then
         // finds them current): count the orders whose views are back, whoever rebuilt them.
         let rebuilt: i64 = sqlx::query_scalar("SELECT count(*) FROM order_list")
@@ -1309,7 +1319,12 @@ impl Projections {
     /// through an index), each batch folded in memory and written with one statement per table.
     /// With `verify`, rebuilds into scratch tables instead and reports every row that differs
     /// from the live views (the live views are left untouched).
-    pub async fn rebuild(&self, verify: bool, on_progress: &mut dyn FnMut(&Progress)) -> anyhow::Result<RebuildReport> {
+    pub async fn rebuild(
+        &self,
+        mode: RebuildMode,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) -> anyhow::Result<RebuildReport> {
+        let verify = mode == RebuildMode::Verify;
         let tables = if verify { SCRATCH } else { LIVE };
         if verify {
             for (scratch, live) in scratch_tables() {

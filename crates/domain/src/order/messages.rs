@@ -1,6 +1,7 @@
 //! The texts the system sends, as on the seed page.
 
 use super::state::Order;
+use crate::personal::PersonalData;
 use crate::personal::{mask_certificate, mask_name, mask_phone};
 
 /// The ops alert for a failed price check.
@@ -20,8 +21,9 @@ pub fn refund_alert_text(order_no: &str, refund_amount_cent: Option<i64>, reason
 }
 
 /// The buyer's details for the agent group. `season_label` is the play date's season
-/// (淡季/平季/旺季). `masked` gives the same text with personal data masked, for lists and logs.
-pub fn user_form_group_text(order: &Order, season_label: &str, masked: bool) -> Option<String> {
+/// (淡季/平季/旺季). `PersonalData::Masked` gives the same text with personal data masked, for lists and logs.
+pub fn user_form_group_text(order: &Order, season_label: &str, shown: PersonalData) -> Option<String> {
+    let masked = shown == PersonalData::Masked;
     let f = order.form.as_ref()?;
     let (name, cert, phone) = if masked {
         (
@@ -81,9 +83,9 @@ pub fn user_form_group_text(order: &Order, season_label: &str, masked: bool) -> 
 }
 
 /// The order pushed to the agent group, sent with the payment proof image.
-pub fn order_push_text(order: &Order, masked: bool) -> Option<String> {
+pub fn order_push_text(order: &Order, shown: PersonalData) -> Option<String> {
     let season = order.price_check.as_ref().map(|c| c.season_type.label()).unwrap_or("-");
-    let details = user_form_group_text(order, season, masked)?;
+    let details = user_form_group_text(order, season, shown)?;
     let body = details.split_once('\n').map(|(_, rest)| rest).unwrap_or(&details);
     let paid = order
         .payment
@@ -99,7 +101,7 @@ pub fn order_push_text(order: &Order, masked: bool) -> Option<String> {
 /// text and where it goes; `None` before the buyer submitted the form.
 pub fn push_request(order: &Order, group_id: &str, name: &str, target: &str) -> Option<super::OrderPushRequested> {
     use crate::target::Target;
-    let message_text = order_push_text(order, false)?;
+    let message_text = order_push_text(order, PersonalData::Whole)?;
     let parsed = Target::parse(target, crate::target::UrlTarget::WecomRobot).ok();
     Some(super::OrderPushRequested {
         agent_group_id: group_id.to_string(),

@@ -223,6 +223,8 @@ pub async fn resend_delivery(
     }
     // A worker that took it first: wait for its outcome, so the answer shows the attempt.
     deliveries::settle(&state.pool, id, state.config.settle_wait()).await?;
-    let view = deliveries::view(&state.pool, id, false).await?.ok_or_else(not_found)?;
+    let view = deliveries::view(&state.pool, id, xyt_domain::personal::PersonalData::Whole)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -250,7 +250,11 @@ async fn verify_reports_rows_that_differ_from_a_rebuild_and_leaves_the_views_alo
     app.purchase(&purchase("4502196109060000005", "初级道 3 小时-平季", 1))
         .await;
     let store = OrderStore::new(app.pool.clone());
-    let report = store.projections().rebuild(true, &mut |_| {}).await.unwrap();
+    let report = store
+        .projections()
+        .rebuild(xyt_store::projections::RebuildMode::Verify, &mut |_| {})
+        .await
+        .unwrap();
     assert_eq!((report.orders, report.events), (2, 4));
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 
@@ -265,7 +269,11 @@ async fn verify_reports_rows_that_differ_from_a_rebuild_and_leaves_the_views_alo
         .execute(&app.pool)
         .await
         .unwrap();
-    let report = store.projections().rebuild(true, &mut |_| {}).await.unwrap();
+    let report = store
+        .projections()
+        .rebuild(xyt_store::projections::RebuildMode::Verify, &mut |_| {})
+        .await
+        .unwrap();
     let found: Vec<(&str, String, &str)> = report
         .differences
         .iter()
@@ -358,7 +366,10 @@ async fn a_long_stream_is_refreshed_from_its_snapshot_reading_only_the_new_event
         33
     );
     // What the views show from the snapshot is what a whole fold gives.
-    let report = projections.rebuild(true, &mut |_| {}).await.unwrap();
+    let report = projections
+        .rebuild(xyt_store::projections::RebuildMode::Verify, &mut |_| {})
+        .await
+        .unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 
     // A snapshot that cannot be read is passed over: the whole stream is folded again.
@@ -369,7 +380,10 @@ async fn a_long_stream_is_refreshed_from_its_snapshot_reading_only_the_new_event
     append_attempts(&store, &no, 32, 1).await;
     let fallback = projections.refresh_many(&[no.to_string()]).await.unwrap();
     assert_eq!(fallback.events, 34);
-    let report = projections.rebuild(true, &mut |_| {}).await.unwrap();
+    let report = projections
+        .rebuild(xyt_store::projections::RebuildMode::Verify, &mut |_| {})
+        .await
+        .unwrap();
     assert!(report.differences.is_empty(), "{:?}", report.differences);
     app.finish().await;
 }
