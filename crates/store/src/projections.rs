@@ -176,6 +176,20 @@ fn target_of(kind: &'static str, configured: Option<String>, what: &str) -> Deli
     }
 }
 
+/// The operators' alert target (the first active `price_alert` notification target): price
+/// exceptions and refund alerts both go there.
+async fn ops_alert_target(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    what: &str,
+) -> Result<DeliveryTarget, sqlx::Error> {
+    let configured: Option<String> = sqlx::query_scalar(
+        "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(target_of("price_alert", configured, what))
+}
+
 /// The deliveries an event calls for, with today's targets.
 async fn deliveries_called_for(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -189,17 +203,12 @@ async fn deliveries_called_for(
     let money = |d: Option<rust_decimal::Decimal>| d.map(|d| xyt_domain::money::round_cents(d).to_string());
     match event {
         OrderEvent::PriceCheckFailed(check) => {
-            let configured: Option<String> = sqlx::query_scalar(
-                "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
-            )
-            .fetch_optional(&mut **tx)
-            .await?;
             let DeliveryTarget {
                 target,
                 display,
                 channel,
                 unsendable,
-            } = target_of("price_alert", configured, "价格异常提醒目标");
+            } = ops_alert_target(tx, "价格异常提醒目标").await?;
             let text = messages::price_exception_text(&order_no);
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
@@ -297,17 +306,12 @@ async fn deliveries_called_for(
             }])
         }
         OrderEvent::XgjRefundApplied(a) if a.decision == "merchant_decides" => {
-            let configured: Option<String> = sqlx::query_scalar(
-                "SELECT target FROM notification_targets WHERE purpose = 'price_alert' AND active ORDER BY created_at, id LIMIT 1",
-            )
-            .fetch_optional(&mut **tx)
-            .await?;
             let DeliveryTarget {
                 target,
                 display,
                 channel,
                 unsendable,
-            } = target_of("price_alert", configured, "运营提醒目标");
+            } = ops_alert_target(tx, "运营提醒目标").await?;
             let text = messages::refund_alert_text(&order_no, a.refund_amount_cent, &a.refund_reason);
             Ok(vec![NewDelivery {
                 order_no: Some(order_no),
