@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::EventEnvelope;
 use xyt_domain::order::{ActionContext, EventMeta, Order, OrderCommand};
 use xyt_domain::OrderNo;
-use xyt_store::orders::{Current, ExecuteError, OnConflict, OrderStore};
+use xyt_store::orders::{Current, Decided, ExecuteError, OnConflict, OrderStore};
 use xyt_store::views::{self, OrderDetail};
 use xyt_store::PgPool;
 
@@ -101,11 +101,6 @@ impl OrderService {
         Ok(self.orders.current(order_no).await?)
     }
 
-    /// An order whose number this call just claimed: its stream is empty, nothing is read.
-    pub fn fresh(&self, order_no: &OrderNo) -> Current {
-        self.orders.fresh(order_no)
-    }
-
     /// Whether the order would take `command` now, without committing anything: for a caller
     /// that must know before it does something costly (storing an upload).
     pub fn admits(current: &Current, command: OrderCommand) -> Result<(), ServiceError> {
@@ -133,6 +128,36 @@ impl OrderService {
                 .execute_on(current, command, &actor.meta(), OnConflict::Retry),
         )
         .await?;
+        let current = Box::pin(self.pipeline.run_owed_after(done.current, &actor.request_id)).await?;
+        Ok(Ran {
+            events: done.events,
+            current,
+        })
+    }
+
+    /// Decides `command` on a new order numbered `order_no`, committing nothing: see
+    /// [`Self::commit_new`].
+    pub fn decide_new(
+        &self,
+        order_no: &OrderNo,
+        command: OrderCommand,
+        actor: &Actor,
+    ) -> Result<Decided, ServiceError> {
+        Ok(OrderStore::decide(self.orders.fresh(order_no), command, &actor.meta())?)
+    }
+
+    /// Commits a new order as decided, in the transaction where the caller claimed its number
+    /// (so that the claim, the events, the views and what the caller wrote with the claim
+    /// commit together or not at all), then runs the system steps it owes. A command that
+    /// decided nothing commits nothing but the caller's writes.
+    pub async fn commit_new(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        decided: Decided,
+        actor: &Actor,
+    ) -> Result<Ran, ServiceError> {
+        let done = Box::pin(self.orders.commit_in(&mut tx, decided)).await?;
+        tx.commit().await?;
         let current = Box::pin(self.pipeline.run_owed_after(done.current, &actor.request_id)).await?;
         Ok(Ran {
             events: done.events,

@@ -9,10 +9,10 @@ pub struct Intake {
     pub answer: Option<String>,
 }
 
-pub async fn find(pool: &PgPool, external_order_no: &str) -> Result<Option<Intake>, sqlx::Error> {
+pub async fn find<'c>(conn: impl sqlx::PgExecutor<'c>, external_order_no: &str) -> Result<Option<Intake>, sqlx::Error> {
     sqlx::query_as("SELECT external_order_no, order_no, answer FROM xgj_intake WHERE external_order_no = $1")
         .bind(external_order_no)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
 }
 
@@ -26,18 +26,23 @@ pub struct Claim {
     pub won: bool,
 }
 
-/// Claims `candidate` as the order number of `external_order_no`, or returns the number (and
-/// answer) an earlier or concurrent call claimed. Either way every caller gets the same one; one
-/// round trip unless a concurrent claim is still committing.
-pub async fn claim(
-    pool: &PgPool,
+/// Claims `candidate` as the order number of `external_order_no`, with `answer` kept for it when
+/// the caller built it already, or returns the number (and answer) an earlier or concurrent
+/// call claimed. Either way every caller gets the same one; one round trip unless a concurrent
+/// claim is still committing. In a transaction, a concurrent copy waits for it to end: the claim
+/// and the order it names commit together, or neither does.
+pub async fn claim<'c>(
+    conn: impl sqlx::Acquire<'c, Database = sqlx::Postgres>,
     external_order_no: &str,
     biz_order_no: &str,
     candidate: &str,
+    answer: Option<&str>,
 ) -> Result<Claim, sqlx::Error> {
+    let mut conn = conn.acquire().await?;
     let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
         "WITH ins AS (
-             INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no) VALUES ($1, $2, $3)
+             INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no, answer, answered_at)
+             VALUES ($1, $2, $3, $4, CASE WHEN $4 IS NOT NULL THEN now() END)
              ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no)
          SELECT order_no, NULL::text, true FROM ins
          UNION ALL
@@ -47,14 +52,17 @@ pub async fn claim(
     .bind(external_order_no)
     .bind(biz_order_no)
     .bind(candidate)
-    .fetch_optional(pool)
+    .bind(answer)
+    .fetch_optional(&mut *conn)
     .await?;
     let (order_no, answer, won) = match row {
         Some(r) => r,
         // A concurrent claim committed while the statement ran: its snapshot predates that
         // commit, a new statement's does not.
         None => {
-            let i = find(pool, external_order_no).await?.ok_or(sqlx::Error::RowNotFound)?;
+            let i = find(&mut *conn, external_order_no)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
             (i.order_no, i.answer, false)
         }
     };

@@ -156,25 +156,13 @@ impl OrderStore {
                 other => break other,
             }
         };
-        let outcome = match &result {
-            Ok(c) if c.events.is_empty() => "no_change",
-            Ok(_) => "committed",
-            Err(ExecuteError::Domain(_)) => "refused",
-            Err(ExecuteError::Conflict) => "conflict",
-            Err(ExecuteError::Store(_)) => "error",
-        };
-        crate::metrics::inc(
-            "xyt_commands_total",
-            "Order commands by outcome",
-            &[("outcome", outcome)],
-        );
+        count_outcome(&result);
         let executed = result?;
         Ok(executed)
     }
 
     /// Decides and, when there is something to record, commits the events and (with
-    /// [`Views::Refreshed`]) the order's views in one transaction. The views sit behind a
-    /// savepoint: if they fail, the events still commit and the catch-up heals the views.
+    /// [`Views::Refreshed`]) the order's views in one transaction.
     async fn try_execute(
         &self,
         current: Current,
@@ -182,34 +170,82 @@ impl OrderStore {
         meta: &EventMeta,
         views: Views,
     ) -> Result<Executed, ExecuteError> {
-        let events = current.order().decide(command)?;
-        if events.is_empty() {
+        let decided = Self::decide(current, command, meta)?;
+        if decided.events.is_empty() {
             return Ok(Executed {
                 events: vec![],
-                current,
+                current: decided.current,
             });
         }
+        let store = |e: sqlx::Error| ExecuteError::Store(e.to_string());
+        let mut tx = self.pool.begin().await.map_err(store)?;
+        let executed = self.insert(&mut tx, decided, views).await?;
+        tx.commit().await.map_err(store)?;
+        Ok(executed)
+    }
+
+    /// Decides `command` on the order as loaded, without committing anything: the events it
+    /// calls for, and the order as they would leave it, for a caller that must see that order
+    /// before it commits (XGJ's intake keeps its answer in the same transaction).
+    pub fn decide(current: Current, command: OrderCommand, meta: &EventMeta) -> Result<Decided, ExecuteError> {
+        let events = current.order().decide(command)?;
         let mut meta = meta.clone();
         meta.processed_at = Utc::now();
         let metadata = meta.to_map();
         let Current { order_no, mut ctx } = current;
-        let committed: Vec<EventEnvelope<Order>> = events
+        let base = ctx.current_sequence;
+        let events: Vec<EventEnvelope<Order>> = events
             .into_iter()
             .enumerate()
             .map(|(i, payload)| EventEnvelope {
                 aggregate_id: order_no.as_str().to_string(),
-                sequence: ctx.current_sequence + i + 1,
+                sequence: base + i + 1,
                 payload,
                 metadata: metadata.clone(),
             })
             .collect();
+        for e in &events {
+            ctx.aggregate.apply(e.payload.clone());
+        }
+        ctx.current_sequence += events.len();
+        Ok(Decided {
+            base,
+            events,
+            current: Current { order_no, ctx },
+        })
+    }
+
+    /// Commits what was decided in the caller's transaction: the events and the order's views.
+    /// The views sit behind a savepoint: if they fail, the events still commit and the catch-up
+    /// heals the views. A new order's views are folded from the events as decided (nothing of
+    /// it can be stored yet); an existing order's are refreshed from its stream.
+    pub async fn commit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        decided: Decided,
+    ) -> Result<Executed, ExecuteError> {
+        let result = self.insert(tx, decided, Views::Refreshed).await;
+        count_outcome(&result);
+        result
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        decided: Decided,
+        views: Views,
+    ) -> Result<Executed, ExecuteError> {
+        let Decided { base, events, current } = decided;
+        if events.is_empty() {
+            return Ok(Executed { events, current });
+        }
+        let order_no = current.order_no.clone();
         let store = |e: &dyn std::fmt::Display| ExecuteError::Store(e.to_string());
-        let mut tx = self.pool.begin().await.map_err(|e| store(&e))?;
         let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
         );
-        let mut rows = Vec::with_capacity(committed.len());
-        for e in &committed {
+        let mut rows = Vec::with_capacity(events.len());
+        for e in &events {
             let payload = serde_json::to_value(&e.payload).map_err(|e| store(&e))?;
             rows.push((
                 e.sequence as i64,
@@ -218,7 +254,7 @@ impl OrderStore {
                 payload,
             ));
         }
-        let metadata = serde_json::to_value(&metadata).map_err(|e| store(&e))?;
+        let metadata = serde_json::to_value(&events[0].metadata).map_err(|e| store(&e))?;
         insert.push_values(&rows, |mut b, (sequence, event_type, event_version, payload)| {
             b.push_bind(Order::TYPE)
                 .push_bind(order_no.as_str())
@@ -228,7 +264,7 @@ impl OrderStore {
                 .push_bind(payload)
                 .push_bind(&metadata);
         });
-        if let Err(e) = insert.build().execute(&mut *tx).await {
+        if let Err(e) = insert.build().execute(&mut **tx).await {
             // Another command took these sequence numbers first.
             let taken = e
                 .as_database_error()
@@ -237,8 +273,15 @@ impl OrderStore {
             return Err(if taken { ExecuteError::Conflict } else { store(&e) });
         }
         if views == Views::Refreshed {
-            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await.map_err(|e| store(&e))?;
-            match self.projections.refresh_in_tx(&mut savepoint, order_no.as_str()).await {
+            let mut savepoint = sqlx::Acquire::begin(&mut **tx).await.map_err(|e| store(&e))?;
+            let refreshed = if base == 0 {
+                self.projections
+                    .refresh_new_in_tx(&mut savepoint, order_no.as_str(), &events)
+                    .await
+            } else {
+                self.projections.refresh_in_tx(&mut savepoint, order_no.as_str()).await
+            };
+            match refreshed {
                 Ok(()) => savepoint.commit().await.map_err(|e| store(&e))?,
                 Err(e) => {
                     tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
@@ -246,15 +289,7 @@ impl OrderStore {
                 }
             }
         }
-        tx.commit().await.map_err(|e| store(&e))?;
-        for e in &committed {
-            ctx.aggregate.apply(e.payload.clone());
-        }
-        ctx.current_sequence += committed.len();
-        Ok(Executed {
-            events: committed,
-            current: Current { order_no, ctx },
-        })
+        Ok(Executed { events, current })
     }
 
     /// Commits events without refreshing any view: what a crash right after the commit leaves
@@ -267,6 +302,41 @@ impl OrderStore {
     ) -> Result<Vec<EventEnvelope<Order>>, ExecuteError> {
         let current = self.current(order_no).await?;
         Ok(self.try_execute(current, command, meta, Views::Left).await?.events)
+    }
+}
+
+fn count_outcome(result: &Result<Executed, ExecuteError>) {
+    let outcome = match result {
+        Ok(c) if c.events.is_empty() => "no_change",
+        Ok(_) => "committed",
+        Err(ExecuteError::Domain(_)) => "refused",
+        Err(ExecuteError::Conflict) => "conflict",
+        Err(ExecuteError::Store(_)) => "error",
+    };
+    crate::metrics::inc(
+        "xyt_commands_total",
+        "Order commands by outcome",
+        &[("outcome", outcome)],
+    );
+}
+
+/// A command decided on an order, its events not committed yet ([`OrderStore::decide`]).
+pub struct Decided {
+    /// The sequence the order was at.
+    base: usize,
+    events: Vec<EventEnvelope<Order>>,
+    /// The order as the events leave it.
+    current: Current,
+}
+
+impl Decided {
+    /// The order as the events would leave it.
+    pub fn order(&self) -> &Order {
+        self.current.order()
+    }
+
+    pub fn order_no(&self) -> &OrderNo {
+        self.current.order_no()
     }
 }
 

@@ -1187,6 +1187,34 @@ impl Projections {
         Ok(())
     }
 
+    /// The views of an order whose first events this transaction has just inserted, folded
+    /// from those events as the command decided them: nothing is read, since no view, offset or
+    /// snapshot of the order can exist before they commit (and no other refresh can see them).
+    pub async fn refresh_new_in_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        order_no: &str,
+        events: &[cqrs_es::EventEnvelope<Order>],
+    ) -> anyhow::Result<()> {
+        let events = events
+            .iter()
+            .map(|e| StoredEvent {
+                sequence: e.sequence as i64,
+                event: e.payload.clone(),
+                meta: EventMeta::from_map(&e.metadata),
+            })
+            .collect();
+        sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
+        let stream = Stream {
+            start: Folded::default(),
+            events,
+        };
+        let mut rows = Rows::default();
+        Box::pin(fold(tx, LIVE, order_no, stream, Offsets::default(), &mut rows)).await?;
+        write(tx, LIVE, rows).await?;
+        Ok(())
+    }
+
     /// Brings the views of many orders up to date in one transaction. Orders whose events
     /// cannot be read are logged and counted, never holding up the rest.
     pub async fn refresh_many(&self, order_nos: &[String]) -> anyhow::Result<BatchOutcome> {

@@ -1,13 +1,16 @@
 //! 创建卡密订单: take a paid order in and answer XGJ with the buyer's form link as the card.
 //!
 //! Idempotent on XGJ's `order_no`, whatever happens in between:
-//! 1. the goods and `max_amount` are checked (1202 leaves nothing behind), and an order number
-//!    is claimed for the `order_no` (concurrent copies all get the one claimed first); an answer
-//!    already kept for this `order_no` is returned verbatim;
-//! 3. the intake command commits both intake events at once; it does nothing when the order
-//!    already exists, so a retry after a crash anywhere completes the work instead of redoing it;
-//! 4. the answer is built from the order's events and kept; the first one kept wins, so every
-//!    copy, now or a week later, gets the same bytes.
+//! 1. the goods and `max_amount` are checked (1202 leaves nothing behind);
+//! 2. the intake command is decided in memory on a new order number, and the answer built from
+//!    the order it would leave;
+//! 3. one transaction claims the number for the `order_no` with that answer, and commits both
+//!    intake events and the order's views: all of it or nothing. Concurrent copies wait for it
+//!    and get the answer kept; a repeat, now or a week later, gets the same bytes;
+//! 4. a claim with no answer (left by a call that failed after claiming, under older code) is
+//!    completed by running the command on the claimed number: it does nothing when the order
+//!    exists, so the retry finishes the work instead of redoing it, and the first answer kept
+//!    wins.
 
 use base64::Engine;
 use chrono::Utc;
@@ -100,61 +103,95 @@ async fn take_in(
             return Err(XgjReply::err(1202, "下单金额低于成本价"));
         }
     }
-    let candidate = OrderNo::generate(now, &mut rand::thread_rng());
-    let claim = intake::claim(pool, &p.order_no, &p.biz_order_no, candidate.as_str())
-        .await
-        .map_err(|e| infra(&e))?;
-    if let Some(kept) = claim.answer {
-        return Ok(repeated(&p.order_no, kept));
-    }
-    let order_no = OrderNo::parse(&claim.order_no).map_err(|e| infra(&e))?;
-    if goods.is_none() {
-        tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
-    }
     let fee_rate = state.config_cache.fee_rate().await.map_err(|e| infra(&e))?;
     let token = new_form_token();
     if let Some(obj) = raw.as_object_mut() {
         obj.insert("mchId".into(), mch_id.into());
     }
-    let command = OrderCommand::TakeInXgjOrder(Box::new(TakeInXgjOrder {
-        order_no: order_no.clone(),
-        out_order_no: OutOrderNo::generate(now, &mut rand::thread_rng()),
-        form_link: format!("{}/f/{token}", state.config.public_base_url),
-        form_token: token,
-        request: raw.clone(),
-        purchase: XgjPurchase {
-            order_no: p.order_no.clone(),
-            goods_no: p.goods_no.clone(),
-            buy_quantity: quantity,
-            notify_url: p.notify_url.clone(),
-            biz_order_no: p.biz_order_no.clone(),
-            max_amount: p.max_amount,
-        },
-        goods: goods.map(|g| g.snapshot()),
-        fee_rate,
-        received_at: now,
-    }));
-    // The state the command leaves is the answer's source: nothing is read back (when a
-    // concurrent call took the order in first, the command found it there and left it as is).
-    let ran = match state
-        .service
-        .run(&order_no, command, &Actor::at("xgj_virtual", now))
-        .await
-    {
-        Ok(ran) => ran,
-        Err(ServiceError::Execute(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. }))) => {
-            return Err(XgjReply::err(1202, "下单金额低于成本价"));
-        }
-        Err(ServiceError::Execute(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_)))) => {
-            return Err(XgjReply::bad_params(e))
-        }
-        Err(e) => return Err(infra(&e)),
+    let out_order_no = OutOrderNo::generate(now, &mut rand::thread_rng());
+    let command = |order_no: &OrderNo| {
+        OrderCommand::TakeInXgjOrder(Box::new(TakeInXgjOrder {
+            order_no: order_no.clone(),
+            out_order_no: out_order_no.clone(),
+            form_link: format!("{}/f/{token}", state.config.public_base_url),
+            form_token: token.clone(),
+            request: raw.clone(),
+            purchase: XgjPurchase {
+                order_no: p.order_no.clone(),
+                goods_no: p.goods_no.clone(),
+                buy_quantity: quantity,
+                notify_url: p.notify_url.clone(),
+                biz_order_no: p.biz_order_no.clone(),
+                max_amount: p.max_amount,
+            },
+            goods: goods.as_ref().map(|g| g.snapshot()),
+            fee_rate,
+            received_at: now,
+        }))
     };
-    let order = ran.order();
+    let actor = Actor::at("xgj_virtual", now);
+    // The order is decided first, in memory, so that its answer is known before anything is
+    // written: the claim, the answer, the events and the views then commit in one transaction.
+    let candidate = OrderNo::generate(now, &mut rand::thread_rng());
+    let decided = state
+        .service
+        .decide_new(&candidate, command(&candidate), &actor)
+        .map_err(refused)?;
+    let text = answer_text(decided.order()).map_err(|e| infra(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| infra(&e))?;
+    let claim = intake::claim(&mut *tx, &p.order_no, &p.biz_order_no, candidate.as_str(), Some(&text))
+        .await
+        .map_err(|e| infra(&e))?;
+    if claim.won {
+        if goods.is_none() {
+            tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
+        }
+        state
+            .service
+            .commit_new(tx, decided, &actor)
+            .await
+            .map_err(|e| infra(&e))?;
+        return Ok(text);
+    }
+    drop(tx);
+    if let Some(kept) = claim.answer {
+        return Ok(repeated(&p.order_no, kept));
+    }
+    // Claimed with no answer kept: an earlier call (by older code, or one that failed after
+    // its claim) left its work unfinished. The command completes it, or finds it done and
+    // changes nothing; either way the answer comes from the state it leaves.
+    let order_no = OrderNo::parse(&claim.order_no).map_err(|e| infra(&e))?;
+    let ran = state
+        .service
+        .run(&order_no, command(&order_no), &actor)
+        .await
+        .map_err(refused)?;
+    let text = answer_text(ran.order()).map_err(|e| infra(&e))?;
+    intake::keep_answer(pool, &p.order_no, &text)
+        .await
+        .map_err(|e| infra(&e))
+}
+
+/// A refusal of the intake command in XGJ's terms; anything else is a system error.
+fn refused(e: ServiceError) -> XgjReply {
+    match e {
+        ServiceError::Execute(ExecuteError::Domain(OrderError::MaxAmountBelowPrice { .. })) => {
+            XgjReply::err(1202, "下单金额低于成本价")
+        }
+        ServiceError::Execute(ExecuteError::Domain(e @ OrderError::InvalidQuantity(_))) => XgjReply::bad_params(e),
+        e => {
+            tracing::error!(error = %e, "purchase/create failed");
+            XgjReply::system_error()
+        }
+    }
+}
+
+/// XGJ's answer for an order as taken in: its card order, with the buyer's form link as the card.
+fn answer_text(order: &xyt_domain::order::Order) -> Result<String, String> {
     let (Some(out_order_no), Some(link), Some(external)) =
         (&order.out_order_no, &order.form_link, &order.external_order_no)
     else {
-        return Err(infra(&"the order has no card order after intake"));
+        return Err("the order has no card order after intake".into());
     };
     let answer = XgjReply::ok(serde_json::json!({
         "out_order_no": out_order_no.as_str(),
@@ -166,8 +203,5 @@ async fn take_in(
         "card_items": [{ "card_pwd": link }],
         "remark": "请打开链接填写出票资料",
     }));
-    let text = serde_json::to_string(&answer).map_err(|e| infra(&e))?;
-    intake::keep_answer(pool, &p.order_no, &text)
-        .await
-        .map_err(|e| infra(&e))
+    serde_json::to_string(&answer).map_err(|e| e.to_string())
 }

@@ -300,7 +300,7 @@ async fn a_crash_after_claiming_the_order_number_is_healed_by_the_retry() {
     let app = spawn().await;
     // The process died after claiming: the claim exists, no event does.
     let claimed = "XY20260321035147663EN6S";
-    xyt_store::intake::claim(&app.pool, "4502196109060005933", "4502196109060005933", claimed)
+    xyt_store::intake::claim(&app.pool, "4502196109060005933", "4502196109060005933", claimed, None)
         .await
         .unwrap();
     let v = app.purchase(&seed()).await;
