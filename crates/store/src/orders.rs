@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
 use xyt_domain::OrderNo;
 
-use crate::projections::Projections;
+use crate::projections::{Committing, Projections, ViewRefresh};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
@@ -273,20 +273,14 @@ impl OrderStore {
             return Err(if taken { ExecuteError::Conflict } else { store(&e) });
         }
         if views == Views::Refreshed {
-            let mut savepoint = sqlx::Acquire::begin(&mut **tx).await.map_err(|e| store(&e))?;
-            let refreshed = if base == 0 {
-                self.projections
-                    .refresh_new_in_tx(&mut savepoint, order_no.as_str(), &events)
-                    .await
+            let committing = if base == 0 {
+                Committing::NewOrder(&events)
             } else {
-                self.projections.refresh_in_tx(&mut savepoint, order_no.as_str()).await
+                Committing::Appended
             };
-            match refreshed {
-                Ok(()) => savepoint.commit().await.map_err(|e| store(&e))?,
-                Err(e) => {
-                    tracing::warn!(order_no = %order_no, error = %e, "view refresh failed; catch-up will heal it");
-                    savepoint.rollback().await.map_err(|e| store(&e))?;
-                }
+            let refresh = self.projections.refresh_for_commit(tx, order_no.as_str(), committing);
+            if let ViewRefresh::Failed(e) = refresh.await.map_err(|e| store(&e))? {
+                tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "view refresh failed; catch-up will heal it");
             }
         }
         Ok(Executed { events, current })

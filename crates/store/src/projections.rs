@@ -990,18 +990,29 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, r
     write_snapshots(tx, rows.snapshots).await
 }
 
-/// Brings the views of a batch of orders up to their last events, in the caller's transaction.
-/// With `lock`, each order's advisory lock is taken first (sorted, so batches never deadlock).
+/// The locks a refresh takes before it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locks {
+    /// None: scratch tables that nothing else writes.
+    None,
+    /// Each order's advisory lock; the caller holds the view tables' lock already.
+    Orders,
+    /// Each order's advisory lock, then the view tables' lock (`lock_views`).
+    OrdersAndViews,
+}
+
+/// Brings the views of a batch of orders up to their last events, in the caller's transaction,
+/// under `locks` (each order's advisory lock sorted, so batches never deadlock).
 async fn refresh_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tables: Tables,
     order_nos: &[String],
-    lock: bool,
+    locks: Locks,
 ) -> anyhow::Result<(BatchOutcome, Vec<(String, i64)>)> {
     let mut sorted: Vec<String> = order_nos.to_vec();
     sorted.sort();
     sorted.dedup();
-    if lock {
+    if locks != Locks::None {
         sqlx::query(
             "SELECT count(pg_advisory_xact_lock(hashtextextended('order-views:' || o, 7)))
              FROM (SELECT o FROM unnest($1::text[]) o ORDER BY o) s",
@@ -1009,6 +1020,8 @@ async fn refresh_in(
         .bind(&sorted)
         .execute(&mut **tx)
         .await?;
+    }
+    if locks == Locks::OrdersAndViews {
         sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
     }
     let mut offsets: HashMap<String, Offsets> = HashMap::new();
@@ -1049,6 +1062,26 @@ async fn refresh_in(
     }
     write(tx, tables, rows).await?;
     Ok((outcome, heads))
+}
+
+/// What a command's transaction knows of the order whose views it refreshes.
+#[derive(Debug, Clone, Copy)]
+pub enum Committing<'a> {
+    /// A new order's first events, as decided: nothing of the order is stored yet (no view,
+    /// offset or snapshot can exist before they commit, and no other refresh can see them), so
+    /// the views are folded from these events and nothing is read.
+    NewOrder(&'a [cqrs_es::EventEnvelope<Order>]),
+    /// Events appended to a stored stream: the refresh reads what the views have not applied.
+    Appended,
+}
+
+/// Whether a command's views came along with its commit.
+#[derive(Debug)]
+pub enum ViewRefresh {
+    Done,
+    /// They failed and were rolled back to their savepoint: the events still commit, and the
+    /// catch-up heals the views.
+    Failed(anyhow::Error),
 }
 
 /// Progress of a rebuild, for a progress bar.
@@ -1166,7 +1199,7 @@ impl Projections {
     /// Brings every view of one order up to its last event. Returns the version reached.
     pub async fn refresh(&self, order_no: &str) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, heads) = Box::pin(refresh_in(&mut tx, LIVE, &[order_no.to_string()], true)).await?;
+        let (outcome, heads) = Box::pin(refresh_in(&mut tx, LIVE, &[order_no.to_string()], Locks::OrdersAndViews)).await?;
         tx.commit().await?;
         if outcome.failed > 0 {
             anyhow::bail!("order {order_no}: its events could not be read (see the log)");
@@ -1174,52 +1207,77 @@ impl Projections {
         Ok(heads.first().map(|h| h.1).unwrap_or(0))
     }
 
-    /// [`Self::refresh`] in the caller's transaction: the views commit with the events.
-    pub async fn refresh_in_tx(
+    /// Brings the views of the order a command is committing up to date in the command's
+    /// transaction, behind a savepoint: when they fail, the transaction is as it was before
+    /// (the events still commit, and the catch-up heals the views); an error here means the
+    /// transaction itself is lost. One round trip sets the savepoint and locks the view
+    /// tables; the commit releases it.
+    pub async fn refresh_for_commit(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
-    ) -> anyhow::Result<()> {
-        let (outcome, _) = Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], true)).await?;
-        if outcome.failed > 0 {
-            anyhow::bail!("order {order_no}: its events could not be read (see the log)");
+        committing: Committing<'_>,
+    ) -> Result<ViewRefresh, sqlx::Error> {
+        let begin = format!("SAVEPOINT views; {}", lock_views("ROW EXCLUSIVE"));
+        let conn: &mut sqlx::PgConnection = tx;
+        // A query without arguments goes by the simple protocol, which runs both statements.
+        let refreshed = match sqlx::Executor::execute(conn, begin.as_str()).await {
+            Err(e) => Err(e.into()),
+            Ok(_) => self.refresh_committing(tx, order_no, committing).await,
+        };
+        match refreshed {
+            Ok(()) => Ok(ViewRefresh::Done),
+            Err(e) => {
+                let conn: &mut sqlx::PgConnection = tx;
+                sqlx::Executor::execute(conn, "ROLLBACK TO SAVEPOINT views").await?;
+                Ok(ViewRefresh::Failed(e))
+            }
         }
-        Ok(())
     }
 
-    /// The views of an order whose first events this transaction has just inserted, folded
-    /// from those events as the command decided them: nothing is read, since no view, offset or
-    /// snapshot of the order can exist before they commit (and no other refresh can see them).
-    pub async fn refresh_new_in_tx(
+    async fn refresh_committing(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
-        events: &[cqrs_es::EventEnvelope<Order>],
+        committing: Committing<'_>,
     ) -> anyhow::Result<()> {
-        let events = events
-            .iter()
-            .map(|e| StoredEvent {
-                sequence: e.sequence as i64,
-                event: e.payload.clone(),
-                meta: EventMeta::from_map(&e.metadata),
-            })
-            .collect();
-        sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
-        let stream = Stream {
-            start: Folded::default(),
-            events,
-        };
-        let mut rows = Rows::default();
-        Box::pin(fold(tx, LIVE, order_no, stream, Offsets::default(), &mut rows)).await?;
-        write(tx, LIVE, rows).await?;
-        Ok(())
+        match committing {
+            Committing::NewOrder(events) => {
+                let events = events
+                    .iter()
+                    .map(|e| StoredEvent {
+                        sequence: e.sequence as i64,
+                        event: e.payload.clone(),
+                        meta: EventMeta::from_map(&e.metadata),
+                    })
+                    .collect();
+                let stream = Stream {
+                    start: Folded::default(),
+                    events,
+                };
+                let mut rows = Rows::default();
+                match Box::pin(fold(tx, LIVE, order_no, stream, Offsets::default(), &mut rows)).await {
+                    Ok(_) => write(tx, LIVE, rows).await.map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                }
+            }
+            Committing::Appended => {
+                match Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], Locks::Orders)).await {
+                    Ok((outcome, _)) if outcome.failed > 0 => Err(anyhow::anyhow!(
+                        "order {order_no}: its events could not be read (see the log)"
+                    )),
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
 
     /// Brings the views of many orders up to date in one transaction. Orders whose events
     /// cannot be read are logged and counted, never holding up the rest.
     pub async fn refresh_many(&self, order_nos: &[String]) -> anyhow::Result<BatchOutcome> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, _) = Box::pin(refresh_in(&mut tx, LIVE, order_nos, true)).await?;
+        let (outcome, _) = Box::pin(refresh_in(&mut tx, LIVE, order_nos, Locks::OrdersAndViews)).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1427,7 +1485,7 @@ impl Projections {
                         let pool = self.pool.clone();
                         running.spawn(async move {
                             let mut tx = pool.begin().await?;
-                            let (outcome, _) = Box::pin(refresh_in(&mut tx, tables, &order_nos, !verify)).await?;
+                            let (outcome, _) = Box::pin(refresh_in(&mut tx, tables, &order_nos, if verify { Locks::None } else { Locks::OrdersAndViews })).await?;
                             tx.commit().await?;
                             Ok(outcome)
                         });

@@ -387,3 +387,67 @@ async fn a_long_stream_is_refreshed_from_its_snapshot_reading_only_the_new_event
     assert!(report.differences.is_empty(), "{:?}", report.differences);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_view_that_cannot_be_written_never_fails_the_command_and_the_catch_up_heals_it() {
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let refuse = "ALTER TABLE order_list ADD CONSTRAINT refuse_every_row CHECK (false) NOT VALID";
+    sqlx::query(refuse).execute(&app.pool).await.unwrap();
+    // A new order (its views folded from the decided events): XGJ gets its answer, the events
+    // and the claim commit, and no view of the order is half written.
+    let v = app.purchase(&seed()).await;
+    assert_eq!(v["code"], 0, "{v}");
+    let no: String = sqlx::query_scalar("SELECT order_no FROM xgj_intake WHERE answer IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.event_count().await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM order_list").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM order_detail").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 0);
+    sqlx::query("ALTER TABLE order_list DROP CONSTRAINT refuse_every_row")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(store.projections().catch_up().await.unwrap(), 1);
+    assert_eq!(offsets(&app, &no).await.iter().map(|o| o.1).collect::<Vec<_>>(), [2, 2, 2, 2]);
+
+    // An event appended to a stored stream (its views refreshed from the stream).
+    sqlx::query(refuse).execute(&app.pool).await.unwrap();
+    let meta = EventMeta::accepted("system", "req-attempt", Utc::now());
+    let attempt = xyt_domain::order::DeliveryAttempted {
+        delivery_id: "d-1".into(),
+        attempt_id: 1,
+        attempt: 1,
+        notification_type: "user_form_group_push".into(),
+        notification_channel: "wecom_robot".into(),
+        notification_target: "robot:****".into(),
+        message_text: "资料".into(),
+        delivery_status: "failed_retryable".into(),
+        reason: Some("timeout".into()),
+        paid_amount: None,
+        settlement_amount: None,
+        target_group_id: None,
+    };
+    let no = OrderNo::parse(&no).unwrap();
+    let done = store
+        .execute(
+            &no,
+            OrderCommand::RecordDeliveryAttempt(Box::new(attempt)),
+            &meta,
+            xyt_store::orders::OnConflict::Report,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.events.len(), 1);
+    assert_eq!(app.event_count().await, 3);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 2);
+    sqlx::query("ALTER TABLE order_list DROP CONSTRAINT refuse_every_row")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(store.projections().catch_up().await.unwrap(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 3);
+    app.finish().await;
+}
