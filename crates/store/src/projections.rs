@@ -509,8 +509,8 @@ struct OrderDetailRow {
     updated_at: DateTime<Utc>,
 }
 
-/// One row of `order_event_log`, but for what the database copies from the event itself
-/// (type, version, payload): the stored payload never travels back.
+/// One row of `order_event_log`: what the event's metadata and the fold tell (its type, version
+/// and payload are read from the event itself).
 struct EventLogRow {
     order_no: String,
     sequence: i64,
@@ -924,22 +924,18 @@ async fn write_event_log(
     if rows.is_empty() {
         return Ok(());
     }
-    // Type, version and payload come from the event itself (the stored payload is
-    // `{ "<event name>": {...} }`; the log shows the inner object).
+    // Type, version and payload stay in the event itself: reads join it by its key.
+    let columns = "order_no, sequence, source, result, created_at, processed_at, request_id, error_code, \
+                   error_message, before, after";
     let sql = format!(
-        "INSERT INTO {table} (order_no, sequence, event_type, event_version, source, result, created_at,
-                              processed_at, request_id, error_code, error_message, before, after, payload)
-         SELECT r.order_no, r.sequence, e.event_type, e.event_version, r.source, r.result, r.created_at,
-                r.processed_at, r.request_id, r.error_code, r.error_message, r.before::jsonb, r.after::jsonb,
-                COALESCE(e.payload::jsonb -> e.event_type, e.payload::jsonb)
-         FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-              AS r(order_no, sequence, source, result, created_at, processed_at, request_id, error_code,
-                   error_message, before, after)
-         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = r.order_no AND e.sequence = r.sequence
+        "INSERT INTO {table} ({columns})
+         SELECT order_no, sequence, source, result, created_at, processed_at, request_id, error_code, error_message,
+                before::jsonb, after::jsonb
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS r({columns})
          ON CONFLICT DO NOTHING"
     );
-    bind_columns!(sqlx::query(&sql).bind(Order::TYPE), rows; order_no, sequence, source, result, created_at,
+    bind_columns!(sqlx::query(&sql), rows; order_no, sequence, source, result, created_at,
         processed_at, request_id, error_code, error_message, before, after)
     .execute(conn)
     .await?;
@@ -1199,7 +1195,13 @@ impl Projections {
     /// Brings every view of one order up to its last event. Returns the version reached.
     pub async fn refresh(&self, order_no: &str) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, heads) = Box::pin(refresh_in(&mut tx, LIVE, &[order_no.to_string()], Locks::OrdersAndViews)).await?;
+        let (outcome, heads) = Box::pin(refresh_in(
+            &mut tx,
+            LIVE,
+            &[order_no.to_string()],
+            Locks::OrdersAndViews,
+        ))
+        .await?;
         tx.commit().await?;
         if outcome.failed > 0 {
             anyhow::bail!("order {order_no}: its events could not be read (see the log)");
@@ -1485,7 +1487,13 @@ impl Projections {
                         let pool = self.pool.clone();
                         running.spawn(async move {
                             let mut tx = pool.begin().await?;
-                            let (outcome, _) = Box::pin(refresh_in(&mut tx, tables, &order_nos, if verify { Locks::None } else { Locks::OrdersAndViews })).await?;
+                            let (outcome, _) = Box::pin(refresh_in(
+                                &mut tx,
+                                tables,
+                                &order_nos,
+                                if verify { Locks::None } else { Locks::OrdersAndViews },
+                            ))
+                            .await?;
                             tx.commit().await?;
                             Ok(outcome)
                         });

@@ -579,11 +579,15 @@ pub async fn order_detail(pool: &PgPool, order_no: &str) -> Result<Option<OrderD
 /// The event log, newest first.
 pub async fn order_events(pool: &PgPool, order_no: &str) -> Result<Vec<OrderEventEntry>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sequence, event_type, event_version, source, result, created_at, processed_at, request_id,
-                error_code, error_message, before, after, payload
-         FROM order_event_log WHERE order_no = $1 ORDER BY sequence DESC",
+        "SELECT l.sequence, e.event_type, e.event_version, l.source, l.result, l.created_at, l.processed_at,
+                l.request_id, l.error_code, l.error_message, l.before, l.after,
+                COALESCE(e.payload::jsonb -> e.event_type, e.payload::jsonb) AS payload
+         FROM order_event_log l
+         JOIN events e ON e.aggregate_type = $2 AND e.aggregate_id = l.order_no AND e.sequence = l.sequence
+         WHERE l.order_no = $1 ORDER BY l.sequence DESC",
     )
     .bind(order_no)
+    .bind(<xyt_domain::order::Order as cqrs_es::Aggregate>::TYPE)
     .fetch_all(pool)
     .await
 }

@@ -411,7 +411,10 @@ async fn a_view_that_cannot_be_written_never_fails_the_command_and_the_catch_up_
         .await
         .unwrap();
     assert_eq!(store.projections().catch_up().await.unwrap(), 1);
-    assert_eq!(offsets(&app, &no).await.iter().map(|o| o.1).collect::<Vec<_>>(), [2, 2, 2, 2]);
+    assert_eq!(
+        offsets(&app, &no).await.iter().map(|o| o.1).collect::<Vec<_>>(),
+        [2, 2, 2, 2]
+    );
 
     // An event appended to a stored stream (its views refreshed from the stream).
     sqlx::query(refuse).execute(&app.pool).await.unwrap();
