@@ -621,6 +621,7 @@ struct OffsetRow {
 struct SnapshotRow {
     order_no: String,
     sequence: i64,
+    fold_version: i32,
     state: String,
 }
 
@@ -819,62 +820,84 @@ async fn fold(
         rows.snapshots.push(SnapshotRow {
             order_no: order_no.to_string(),
             sequence: head,
+            fold_version: FOLD_VERSION,
             state,
         });
     }
     Ok(head)
 }
 
-/// Binds `rows` to `query` as one array per field, in the order the fields are named.
-macro_rules! bind_columns {
-    ($query:expr, $rows:expr; $($field:ident),+ $(,)?) => {{
+/// One statement that writes a whole batch: each table's rows travel as one typed array per
+/// column, inserted by a data-modifying `WITH` part of their own, so a command's views (and a
+/// rebuild's batch) cost one round trip whatever the number of tables and rows.
+#[derive(Default)]
+struct BatchWrite {
+    parts: Vec<String>,
+    args: sqlx::postgres::PgArguments,
+    bound: usize,
+}
+
+impl BatchWrite {
+    /// Binds one column's values; returns its placeholder, `$n::type[]` (jsonb travels as text,
+    /// parsed once in the database).
+    fn array<T>(&mut self, values: Vec<T>, ty: &str) -> Result<String, sqlx::Error>
+    where
+        for<'q> Vec<T>: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: Send,
+    {
+        use sqlx::Arguments;
+        self.args.add(values).map_err(sqlx::Error::Encode)?;
+        self.bound += 1;
+        let ty = if ty == "jsonb" { "text" } else { ty };
+        Ok(format!("${}::{ty}[]", self.bound))
+    }
+
+    /// `INSERT INTO table (columns) SELECT select FROM unnest(arrays) … on_conflict`.
+    fn insert(&mut self, table: &str, columns: &[(&str, &str)], arrays: Vec<String>, on_conflict: &str) {
+        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let select: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| {
+                if *ty == "jsonb" {
+                    format!("{name}::jsonb")
+                } else {
+                    name.to_string()
+                }
+            })
+            .collect();
+        self.parts.push(format!(
+            "w{n} AS (INSERT INTO {table} ({names}) SELECT {select} FROM unnest({arrays}) AS r({names}) {on_conflict})",
+            n = self.parts.len(),
+            names = names.join(", "),
+            select = select.join(", "),
+            arrays = arrays.join(", "),
+        ));
+    }
+
+    async fn execute(self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        if self.parts.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("WITH {} SELECT 1", self.parts.join(", "));
+        sqlx::query_with(&sql, self.args).execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// Binds `rows` to a [`BatchWrite`] as one array per field, typed as `columns` says (the fields
+/// are named in the columns' order); returns the placeholders.
+macro_rules! arrays {
+    ($write:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {{
         let rows = $rows;
         $(let mut $field = Vec::with_capacity(rows.len());)+
         for r in rows {
             $($field.push(r.$field);)+
         }
-        $query$(.bind($field))+
+        let mut types = $columns.iter().map(|c| c.1);
+        let mut placeholders = Vec::new();
+        $(placeholders.push($write.array($field, types.next().unwrap_or("text"))?);)+
+        placeholders
     }};
-}
-
-/// Writes a view's rows keyed by order, replacing what the order had.
-macro_rules! upsert_rows {
-    ($conn:expr, $table:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {
-        if !$rows.is_empty() {
-            let sql = unnest_insert($table, &$columns, &upsert_all("order_no", &$columns));
-            bind_columns!(sqlx::query(&sql), $rows; $($field),+)
-                .execute(&mut **$conn)
-                .await?;
-        }
-    };
-}
-
-/// `INSERT INTO t (cols) SELECT * FROM unnest($1::type[], …)`: one statement writes a whole
-/// batch of rows, whatever its size, with each column sent as one typed array.
-fn unnest_insert(table: &str, columns: &[(&str, &str)], on_conflict: &str) -> String {
-    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
-    let arrays: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
-        .collect();
-    // Columns typed jsonb travel as text and are parsed once, in the database.
-    let select: Vec<String> = columns
-        .iter()
-        .map(|(name, ty)| {
-            if *ty == "jsonb" {
-                format!("{name}::jsonb")
-            } else {
-                name.to_string()
-            }
-        })
-        .collect();
-    format!(
-        "INSERT INTO {table} ({names}) SELECT {select} FROM unnest({arrays}) AS r({names}) {on_conflict}",
-        names = names.join(", "),
-        select = select.join(", "),
-        arrays = arrays.join(", ").replace("jsonb[]", "text[]"),
-    )
 }
 
 fn upsert_all(key: &str, columns: &[(&str, &str)]) -> String {
@@ -916,74 +939,80 @@ const DETAIL_COLUMNS: [(&str, &str); 4] = [
     ("updated_at", "timestamptz"),
 ];
 
-async fn write_event_log(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    rows: Vec<EventLogRow>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // Type, version and payload stay in the event itself: reads join it by its key.
-    let columns = "order_no, sequence, source, result, created_at, processed_at, request_id, error_code, \
-                   error_message, before, after";
-    let sql = format!(
-        "INSERT INTO {table} ({columns})
-         SELECT order_no, sequence, source, result, created_at, processed_at, request_id, error_code, error_message,
-                before::jsonb, after::jsonb
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS r({columns})
-         ON CONFLICT DO NOTHING"
-    );
-    bind_columns!(sqlx::query(&sql), rows; order_no, sequence, source, result, created_at,
-        processed_at, request_id, error_code, error_message, before, after)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+/// The event log's own columns: its type, version and payload stay in the event itself, and
+/// reads join it by its key.
+const LOG_COLUMNS: [(&str, &str); 11] = [
+    ("order_no", "text"),
+    ("sequence", "bigint"),
+    ("source", "text"),
+    ("result", "text"),
+    ("created_at", "timestamptz"),
+    ("processed_at", "timestamptz"),
+    ("request_id", "text"),
+    ("error_code", "text"),
+    ("error_message", "text"),
+    ("before", "jsonb"),
+    ("after", "jsonb"),
+];
 
-async fn write_offsets(conn: &mut sqlx::PgConnection, table: &str, offsets: Vec<OffsetRow>) -> Result<(), sqlx::Error> {
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO {table} (projection, order_no, version)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-         ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
-    );
-    bind_columns!(sqlx::query(&sql), offsets; projection, order_no, version)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+const OFFSET_COLUMNS: [(&str, &str); 3] = [("projection", "text"), ("order_no", "text"), ("version", "bigint")];
 
-async fn write_snapshots(conn: &mut sqlx::PgConnection, snapshots: Vec<SnapshotRow>) -> Result<(), sqlx::Error> {
-    if snapshots.is_empty() {
-        return Ok(());
-    }
-    let query = sqlx::query(
-        "INSERT INTO order_fold_snapshots (order_no, sequence, fold_version, state)
-         SELECT o, s, $1, st::jsonb FROM unnest($2::text[], $3::bigint[], $4::text[]) AS x(o, s, st)
-         ON CONFLICT (order_no) DO UPDATE
-           SET sequence = EXCLUDED.sequence, fold_version = EXCLUDED.fold_version, state = EXCLUDED.state
-           WHERE order_fold_snapshots.sequence < EXCLUDED.sequence
-              OR order_fold_snapshots.fold_version <> EXCLUDED.fold_version",
-    );
-    bind_columns!(query.bind(FOLD_VERSION), snapshots; order_no, sequence, state)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+const SNAPSHOT_COLUMNS: [(&str, &str); 4] = [
+    ("order_no", "text"),
+    ("sequence", "bigint"),
+    ("fold_version", "integer"),
+    ("state", "jsonb"),
+];
 
+/// Writes every view row of a batch (and the offsets and snapshots) in one statement.
 async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
-    write_event_log(tx, tables.log, rows.log).await?;
-    upsert_rows!(tx, tables.list, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
-        goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
-        suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
-        updated_at, system_step_owed);
-    upsert_rows!(tx, tables.detail, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
-    write_offsets(tx, tables.offsets, rows.offsets).await?;
-    write_snapshots(tx, rows.snapshots).await
+    let mut w = BatchWrite::default();
+    if !rows.log.is_empty() {
+        let a = arrays!(w, LOG_COLUMNS, rows.log; order_no, sequence, source, result, created_at, processed_at,
+            request_id, error_code, error_message, before, after);
+        w.insert(tables.log, &LOG_COLUMNS, a, "ON CONFLICT DO NOTHING");
+    }
+    if !rows.list.is_empty() {
+        let a = arrays!(w, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
+            goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
+            suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
+            updated_at, system_step_owed);
+        w.insert(tables.list, &LIST_COLUMNS, a, &upsert_all("order_no", &LIST_COLUMNS));
+    }
+    if !rows.detail.is_empty() {
+        let a = arrays!(w, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
+        w.insert(
+            tables.detail,
+            &DETAIL_COLUMNS,
+            a,
+            &upsert_all("order_no", &DETAIL_COLUMNS),
+        );
+    }
+    if !rows.offsets.is_empty() {
+        let a = arrays!(w, OFFSET_COLUMNS, rows.offsets; projection, order_no, version);
+        let table = tables.offsets;
+        w.insert(
+            table,
+            &OFFSET_COLUMNS,
+            a,
+            &format!(
+                "ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
+            ),
+        );
+    }
+    if !rows.snapshots.is_empty() {
+        let a = arrays!(w, SNAPSHOT_COLUMNS, rows.snapshots; order_no, sequence, fold_version, state);
+        w.insert(
+            "order_fold_snapshots",
+            &SNAPSHOT_COLUMNS,
+            a,
+            "ON CONFLICT (order_no) DO UPDATE
+               SET sequence = EXCLUDED.sequence, fold_version = EXCLUDED.fold_version, state = EXCLUDED.state
+               WHERE order_fold_snapshots.sequence < EXCLUDED.sequence
+                  OR order_fold_snapshots.fold_version <> EXCLUDED.fold_version",
+        );
+    }
+    w.execute(tx).await
 }
 
 /// The locks a refresh takes before it reads.
