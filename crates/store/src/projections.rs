@@ -838,8 +838,8 @@ struct BatchWrite {
 }
 
 impl BatchWrite {
-    /// Binds one column's values; returns its placeholder, `$n::type[]` (jsonb travels as text,
-    /// parsed once in the database).
+    /// Binds one column's values; returns its placeholder, `$n::type[]` (json and jsonb travel
+    /// as text, parsed once in the database).
     fn array<T>(&mut self, values: Vec<T>, ty: &str) -> Result<String, sqlx::Error>
     where
         for<'q> Vec<T>: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
@@ -848,7 +848,7 @@ impl BatchWrite {
         use sqlx::Arguments;
         self.args.add(values).map_err(sqlx::Error::Encode)?;
         self.bound += 1;
-        let ty = if ty == "jsonb" { "text" } else { ty };
+        let ty = if ty == "jsonb" || ty == "json" { "text" } else { ty };
         Ok(format!("${}::{ty}[]", self.bound))
     }
 
@@ -858,8 +858,8 @@ impl BatchWrite {
         let select: Vec<String> = columns
             .iter()
             .map(|(name, ty)| {
-                if *ty == "jsonb" {
-                    format!("{name}::jsonb")
+                if *ty == "jsonb" || *ty == "json" {
+                    format!("{name}::{ty}")
                 } else {
                     name.to_string()
                 }
@@ -935,7 +935,7 @@ const LIST_COLUMNS: [(&str, &str); 20] = [
 const DETAIL_COLUMNS: [(&str, &str); 4] = [
     ("order_no", "text"),
     ("form_token", "text"),
-    ("doc", "jsonb"),
+    ("doc", "json"),
     ("updated_at", "timestamptz"),
 ];
 
@@ -1562,9 +1562,20 @@ impl Projections {
                 continue;
             };
             let table = p.name();
+            // json has no equality: its columns are compared as jsonb (by value, not spelling).
+            let columns: String = sqlx::query_scalar(
+                "SELECT string_agg(quote_ident(column_name) || CASE WHEN data_type = 'json' THEN '::jsonb' ELSE '' END,
+                                   ', ' ORDER BY ordinal_position)
+                 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(live)
+            .fetch_one(&self.pool)
+            .await?;
             let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-                "WITH only_live AS (SELECT {key} AS k FROM (SELECT * FROM {live} EXCEPT ALL SELECT * FROM {scratch}) d),
-                      only_scratch AS (SELECT {key} AS k FROM (SELECT * FROM {scratch} EXCEPT ALL SELECT * FROM {live}) d)
+                "WITH only_live AS (SELECT {key} AS k FROM
+                                      (SELECT {columns} FROM {live} EXCEPT ALL SELECT {columns} FROM {scratch}) d),
+                      only_scratch AS (SELECT {key} AS k FROM
+                                      (SELECT {columns} FROM {scratch} EXCEPT ALL SELECT {columns} FROM {live}) d)
                  SELECT k, CASE WHEN k IN (SELECT k FROM only_scratch) THEN 'differs' ELSE 'missing' END FROM only_live
                  UNION ALL
                  SELECT k, 'extra' FROM only_scratch WHERE k NOT IN (SELECT k FROM only_live)

@@ -99,7 +99,7 @@ async fn the_detail_lists_every_action_enabled_only_when_possible_with_the_seed_
 async fn a_view_stored_before_actions_existed_still_gets_them() {
     let app = spawn().await;
     let no = order_for_review(&app, "4502196109060005934").await;
-    sqlx::query("UPDATE order_detail SET doc = doc - 'availableActions' WHERE order_no = $1")
+    sqlx::query("UPDATE order_detail SET doc = (doc::jsonb - 'availableActions')::json WHERE order_no = $1")
         .bind(&no)
         .execute(&app.pool)
         .await
