@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use secrecy::SecretString;
 use serde_json::json;
 use sha2::Digest;
@@ -538,6 +539,18 @@ async fn main() -> anyhow::Result<()> {
     let total_events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&pool)
         .await?;
+    // The chain the load computed must be the chain `xyt dispute verify` checks: a sample of
+    // bulk orders of both shapes (not timed).
+    for i in (0..orders_total)
+        .step_by((orders_total as usize / 200).max(1))
+        .chain([9])
+    {
+        let no = bulk_ids(i, "48").0;
+        let report = xyt_store::chain::verify_order(&pool, &no)
+            .await?
+            .with_context(|| format!("bulk order {no} was not loaded"))?;
+        anyhow::ensure!(report.ok, "bulk order {no}: its hash chain does not verify: {report:?}");
+    }
 
     // ---- Rebuild against an in-database fold.
     eprintln!("bench: in-database fold");
@@ -730,10 +743,15 @@ async fn main() -> anyhow::Result<()> {
 
     running.stop().await;
     pool.close().await;
-    let _ = PgConnection::connect(&admin)
-        .await?
-        .execute(format!(r#"DROP DATABASE "{db}" WITH (FORCE)"#).as_str())
-        .await;
+    if std::env::var_os("XYT_BENCH_KEEP_DB").is_some() {
+        // For profiling a step again by hand (`xyt rebuild-views` on it, say).
+        eprintln!("bench: kept database {db}");
+    } else {
+        let _ = PgConnection::connect(&admin)
+            .await?
+            .execute(format!(r#"DROP DATABASE "{db}" WITH (FORCE)"#).as_str())
+            .await;
+    }
 
     let total_secs = bench_started.elapsed().as_secs_f64();
     println!(

@@ -110,6 +110,20 @@ struct StoredEvent {
     sequence: i64,
     event: OrderEvent,
     meta: EventMeta,
+    /// As stored, for the event log (which shows the payload as stored, not upcast).
+    event_type: String,
+    event_version: String,
+    payload: String,
+}
+
+/// The payload the event log shows: the stored `{ "<event type>": {...} }`'s inner object, or
+/// the whole payload when it has no such key (as `COALESCE(payload::jsonb -> event_type,
+/// payload::jsonb)` would read it). Sliced from the stored text, so the database parses it once.
+fn log_payload(event_type: &str, payload: &str) -> String {
+    let inner = serde_json::from_str::<HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue>>(payload)
+        .ok()
+        .and_then(|m| m.get(event_type).map(|v| v.get().to_string()));
+    inner.unwrap_or_else(|| payload.to_string())
 }
 
 fn diff(
@@ -449,6 +463,11 @@ pub struct Tables {
     pub deliveries: bool,
     /// Whether long streams keep a snapshot of their fold (never for scratch tables).
     pub snapshots: bool,
+    /// Whether the view rows written are new: a rebuild's batches, after its truncate (or into
+    /// fresh scratch tables). They are then inserted without `ON CONFLICT` checks. A command's
+    /// refresh meanwhile takes the order's advisory lock and writes its offsets with its rows,
+    /// so the batch then finds the order current and writes nothing for it.
+    pub fresh: bool,
 }
 
 pub const LIVE: Tables = Tables {
@@ -458,6 +477,7 @@ pub const LIVE: Tables = Tables {
     offsets: "projection_offsets",
     deliveries: true,
     snapshots: true,
+    fresh: false,
 };
 
 pub const SCRATCH: Tables = Tables {
@@ -467,6 +487,7 @@ pub const SCRATCH: Tables = Tables {
     offsets: "verify_projection_offsets",
     deliveries: false,
     snapshots: false,
+    fresh: false,
 };
 
 /// A stream this long keeps a snapshot of its fold, renewed every `SNAPSHOT_EVERY` events, so
@@ -509,11 +530,13 @@ struct OrderDetailRow {
     updated_at: DateTime<Utc>,
 }
 
-/// One row of `order_event_log`, but for what the database copies from the event itself
-/// (type, version, payload): the stored payload never travels back.
+/// One row of `order_event_log`.
 struct EventLogRow {
     order_no: String,
     sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
     source: String,
     result: String,
     created_at: DateTime<Utc>,
@@ -565,13 +588,16 @@ fn order_detail_row(order: &Order, detail: &OrderDetail) -> anyhow::Result<Order
 
 fn event_log_row(
     order_no: &str,
-    sequence: i64,
+    stored: Logged,
     meta: &EventMeta,
     change: (serde_json::Value, serde_json::Value),
 ) -> EventLogRow {
     EventLogRow {
         order_no: order_no.to_string(),
-        sequence,
+        sequence: stored.sequence,
+        payload: log_payload(&stored.event_type, &stored.payload),
+        event_type: stored.event_type,
+        event_version: stored.event_version,
         source: meta.source.clone(),
         result: meta.result.clone(),
         created_at: meta.created_at,
@@ -582,6 +608,14 @@ fn event_log_row(
         before: change.0.to_string(),
         after: change.1.to_string(),
     }
+}
+
+/// What the log keeps of a stored event besides its metadata.
+struct Logged {
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
 }
 
 /// Creates the deliveries one event calls for (once per (event, type)).
@@ -707,17 +741,19 @@ async fn load_streams(
         .iter()
         .map(|o| starts.get(o).map_or(0, |f| f.sequence))
         .collect();
-    let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
+    // Sorted here, not by the database: a batch's payloads outgrow `work_mem`, and a sort
+    // there would spill them to a temporary file.
+    let mut rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
         "SELECT e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload::text, e.metadata::text
          FROM unnest($2::text[], $3::bigint[]) AS f(order_no, after)
-         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = f.order_no AND e.sequence > f.after
-         ORDER BY e.aggregate_id, e.sequence",
+         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = f.order_no AND e.sequence > f.after",
     )
     .bind(Order::TYPE)
     .bind(order_nos)
     .bind(&after)
     .fetch_all(&mut *conn)
     .await?;
+    rows.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let mut streams: Streams = BTreeMap::new();
     for (order_no, sequence, event_type, event_version, payload, metadata) in rows {
         let entry = streams.entry(order_no.clone()).or_insert_with(|| {
@@ -728,7 +764,14 @@ async fn load_streams(
         });
         let Ok(stream) = entry else { continue };
         match decode(&order_no, sequence, &event_type, &event_version, &payload, &metadata) {
-            Ok((event, meta)) => stream.events.push(StoredEvent { sequence, event, meta }),
+            Ok((event, meta)) => stream.events.push(StoredEvent {
+                sequence,
+                event,
+                meta,
+                event_type,
+                event_version,
+                payload,
+            }),
             Err(e) => *entry = Err(e),
         }
     }
@@ -774,22 +817,41 @@ async fn fold(
     } else {
         i64::MAX
     };
+    // The tracked fields after the last event stepped: the next step's "before".
+    let mut tracked: Option<BTreeMap<&'static str, String>> = None;
     for e in events {
-        if e.sequence <= deliveries_offset {
+        let StoredEvent {
+            sequence,
+            event,
+            meta,
+            event_type,
+            event_version,
+            payload,
+        } = e;
+        let logged = Logged {
+            sequence,
+            event_type,
+            event_version,
+            payload,
+        };
+        if sequence <= deliveries_offset {
             // The log's before/after only where the log is behind: a rebuild folds millions of events.
-            if e.sequence > log_offset {
-                let change = f.step(e.event, &e.meta);
-                rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+            if sequence > log_offset {
+                let (change, after) = f.step_from(tracked.take(), event, &meta);
+                tracked = Some(after);
+                rows.log.push(event_log_row(order_no, logged, &meta, change));
             } else {
-                f.apply(e.event, &e.meta);
+                tracked = None;
+                f.apply(event, &meta);
             }
             continue;
         }
-        let event = e.event.clone();
-        let change = f.step(e.event, &e.meta);
-        create_deliveries(tx, order_no, &f.order, e.sequence, &event).await?;
-        if e.sequence > log_offset {
-            rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+        let cloned = event.clone();
+        let (change, after) = f.step_from(tracked.take(), event, &meta);
+        tracked = Some(after);
+        create_deliveries(tx, order_no, &f.order, sequence, &cloned).await?;
+        if sequence > log_offset {
+            rows.log.push(event_log_row(order_no, logged, &meta, change));
         }
     }
     if let Some(detail) = f.detail(created_at, updated_at, head) {
@@ -839,9 +901,10 @@ macro_rules! bind_columns {
 
 /// Writes a view's rows keyed by order, replacing what the order had.
 macro_rules! upsert_rows {
-    ($conn:expr, $table:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {
+    ($conn:expr, $table:expr, $fresh:expr, $columns:expr, $rows:expr; $($field:ident),+ $(,)?) => {
         if !$rows.is_empty() {
-            let sql = unnest_insert($table, &$columns, &upsert_all("order_no", &$columns));
+            let on_conflict = if $fresh { String::new() } else { upsert_all("order_no", &$columns) };
+            let sql = unnest_insert($table, &$columns, &on_conflict);
             bind_columns!(sqlx::query(&sql), $rows; $($field),+)
                 .execute(&mut **$conn)
                 .await?;
@@ -919,41 +982,52 @@ const DETAIL_COLUMNS: [(&str, &str); 4] = [
 async fn write_event_log(
     conn: &mut sqlx::PgConnection,
     table: &str,
+    fresh: bool,
     rows: Vec<EventLogRow>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    // Type, version and payload come from the event itself (the stored payload is
-    // `{ "<event name>": {...} }`; the log shows the inner object).
+    // The payload is the stored `{ "<event name>": {...} }`'s inner object (`log_payload`),
+    // sent from here: no second read of the events.
     let sql = format!(
         "INSERT INTO {table} (order_no, sequence, event_type, event_version, source, result, created_at,
                               processed_at, request_id, error_code, error_message, before, after, payload)
-         SELECT r.order_no, r.sequence, e.event_type, e.event_version, r.source, r.result, r.created_at,
+         SELECT r.order_no, r.sequence, r.event_type, r.event_version, r.source, r.result, r.created_at,
                 r.processed_at, r.request_id, r.error_code, r.error_message, r.before::jsonb, r.after::jsonb,
-                COALESCE(e.payload::jsonb -> e.event_type, e.payload::jsonb)
-         FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-              AS r(order_no, sequence, source, result, created_at, processed_at, request_id, error_code,
-                   error_message, before, after)
-         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = r.order_no AND e.sequence = r.sequence
-         ON CONFLICT DO NOTHING"
+                r.payload::jsonb
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+                     $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+              AS r(order_no, sequence, event_type, event_version, source, result, created_at, processed_at,
+                   request_id, error_code, error_message, before, after, payload)
+         {}",
+        if fresh { "" } else { "ON CONFLICT DO NOTHING" }
     );
-    bind_columns!(sqlx::query(&sql).bind(Order::TYPE), rows; order_no, sequence, source, result, created_at,
-        processed_at, request_id, error_code, error_message, before, after)
+    bind_columns!(sqlx::query(&sql), rows; order_no, sequence, event_type, event_version, source, result,
+        created_at, processed_at, request_id, error_code, error_message, before, after, payload)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn write_offsets(conn: &mut sqlx::PgConnection, table: &str, offsets: Vec<OffsetRow>) -> Result<(), sqlx::Error> {
+async fn write_offsets(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    fresh: bool,
+    offsets: Vec<OffsetRow>,
+) -> Result<(), sqlx::Error> {
     if offsets.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO {table} (projection, order_no, version)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-         ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
+         {}",
+        if fresh {
+            String::new()
+        } else {
+            format!("ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)")
+        }
     );
     bind_columns!(sqlx::query(&sql), offsets; projection, order_no, version)
         .execute(conn)
@@ -980,13 +1054,22 @@ async fn write_snapshots(conn: &mut sqlx::PgConnection, snapshots: Vec<SnapshotR
 }
 
 async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
-    write_event_log(tx, tables.log, rows.log).await?;
-    upsert_rows!(tx, tables.list, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
+    write_event_log(tx, tables.log, tables.fresh, rows.log).await?;
+    upsert_rows!(tx, tables.list, tables.fresh, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
         goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
         suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
         updated_at, system_step_owed);
-    upsert_rows!(tx, tables.detail, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
-    write_offsets(tx, tables.offsets, rows.offsets).await?;
+    upsert_rows!(tx, tables.detail, tables.fresh, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
+    // A rebuild keeps the deliveries' offsets (they are real sends): those are upserted still.
+    let (kept, new): (Vec<OffsetRow>, Vec<OffsetRow>) = if tables.fresh {
+        rows.offsets
+            .into_iter()
+            .partition(|o| o.projection == Projection::Deliveries.name())
+    } else {
+        (rows.offsets, vec![])
+    };
+    write_offsets(tx, tables.offsets, false, kept).await?;
+    write_offsets(tx, tables.offsets, true, new).await?;
     write_snapshots(tx, rows.snapshots).await
 }
 
@@ -1114,9 +1197,22 @@ impl Fold {
 
     /// Applies one event; returns what it changed in the tracked fields (before, after).
     pub fn step(&mut self, event: OrderEvent, meta: &EventMeta) -> (serde_json::Value, serde_json::Value) {
-        let before = self.order.tracked_fields();
+        self.step_from(None, event, meta).0
+    }
+
+    /// [`Self::step`], given the tracked fields before the event when the previous step
+    /// returned them (a stream's events in a row then compute them once each); returns the
+    /// change and the tracked fields after.
+    fn step_from(
+        &mut self,
+        before: Option<BTreeMap<&'static str, String>>,
+        event: OrderEvent,
+        meta: &EventMeta,
+    ) -> ((serde_json::Value, serde_json::Value), BTreeMap<&'static str, String>) {
+        let before = before.unwrap_or_else(|| self.order.tracked_fields());
         self.apply(event, meta);
-        diff(&before, &self.order.tracked_fields())
+        let after = self.order.tracked_fields();
+        (diff(&before, &after), after)
     }
 
     /// The detail as the views show it, after the events folded so far.
@@ -1329,7 +1425,12 @@ impl Projections {
         on_progress: &mut dyn FnMut(&Progress),
     ) -> anyhow::Result<RebuildReport> {
         let verify = mode == RebuildMode::Verify;
-        let tables = if verify { SCRATCH } else { LIVE };
+        let tables = Tables {
+            fresh: true,
+            ..if verify { SCRATCH } else { LIVE }
+        };
+        // Indexes an earlier rebuild that stopped half way left dropped.
+        self.restore_indexes().await?;
         if verify {
             for (scratch, live) in scratch_tables() {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {scratch}"))
@@ -1361,6 +1462,28 @@ impl Projections {
                 .bind(kept)
                 .execute(&mut *tx)
                 .await?;
+            // The emptied views' secondary indexes: built once at the end (`restore_indexes`)
+            // instead of kept up to date row by row. Primary keys and constraints stay (a
+            // command's refresh meanwhile upserts by primary key), and so does every index of
+            // the offsets, which each batch reads by order.
+            let dropped: Vec<(String, String)> = sqlx::query_as(
+                "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+                 JOIN pg_class c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = ANY($1::text[]::regclass[]) AND NOT i.indisprimary
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+                 ORDER BY 1",
+            )
+            .bind(&views)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (name, definition) in dropped {
+                sqlx::query("INSERT INTO rebuild_dropped_indexes (name, definition) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(&name)
+                    .bind(definition)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         }
         let total_events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -1399,6 +1522,15 @@ impl Projections {
                         let pool = self.pool.clone();
                         running.spawn(async move {
                             let mut tx = pool.begin().await?;
+                            // A batch's views need not wait for the disk: a crash loses at most the
+                            // last batches, views and offsets together, which the catch-up (or the
+                            // next rebuild) applies again.
+                            sqlx::query("SET LOCAL synchronous_commit = off")
+                                .execute(&mut *tx)
+                                .await?;
+                            // A batch's rows travel as arrays that `unnest` holds in a tuplestore:
+                            // beyond `work_mem` (4 MB by default) it spills to a temporary file.
+                            sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *tx).await?;
                             let (outcome, _) = Box::pin(refresh_in(&mut tx, tables, &order_nos, !verify)).await?;
                             tx.commit().await?;
                             Ok(outcome)
@@ -1420,6 +1552,9 @@ impl Projections {
                 elapsed: started.elapsed(),
             });
         }
+        if !verify {
+            self.restore_indexes().await?;
+        }
         if verify {
             report.differences = self.differences().await?;
             for (scratch, _) in scratch_tables() {
@@ -1429,6 +1564,38 @@ impl Projections {
             }
         }
         Ok(report)
+    }
+
+    /// Builds the view indexes a replace rebuild dropped (`rebuild_dropped_indexes`), each once,
+    /// in one transaction that holds the views in SHARE mode (taken in `lock_views`' order): a
+    /// command's refresh meanwhile waits for the builds instead of writing around them.
+    async fn restore_indexes(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let dropped: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, definition FROM rebuild_dropped_indexes ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&lock_views("SHARE")).execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await?;
+        for (name, definition) in dropped {
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass(quote_ident($1)) IS NOT NULL")
+                .bind(&name)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                sqlx::query(&definition).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("DELETE FROM rebuild_dropped_indexes")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every row that differs between the live views and the scratch copies.
