@@ -664,7 +664,11 @@ async fn main() -> anyhow::Result<()> {
     let append_rate = catch_events as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
     let healed = projections.catch_up().await?;
-    let catch_rate = catch_events as f64 / t.elapsed().as_secs_f64();
+    // Over the events of the orders this pass refreshed: a pass stops early when a transaction
+    // anywhere in the cluster holds the mark back (pg_snapshot_xmin), and the rest waits for the
+    // next pass.
+    let catch_secs = t.elapsed().as_secs_f64();
+    let catch_rate = (healed as i64 * per_order) as f64 / catch_secs;
     row(
         &format!("catch-up, {catch_events} unprojected events"),
         "bulk append of those events",
@@ -672,7 +676,7 @@ async fn main() -> anyhow::Result<()> {
         append_rate,
         "events/s",
         true,
-        format!("{healed} orders refreshed in {:.2} s", catch_events as f64 / catch_rate),
+        format!("{healed} of {catch_orders} orders refreshed in one pass, {catch_secs:.2} s"),
     );
 
     // ---- Reads at orders_total orders, over HTTP, p95 against a primary-key read through sqlx.
