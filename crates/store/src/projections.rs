@@ -449,6 +449,11 @@ pub struct Tables {
     pub deliveries: bool,
     /// Whether long streams keep a snapshot of their fold (never for scratch tables).
     pub snapshots: bool,
+    /// Whether the view rows written are new: a rebuild's batches, after its truncate (or into
+    /// fresh scratch tables). They are then inserted without `ON CONFLICT` checks. A command's
+    /// refresh meanwhile takes the order's advisory lock and writes its offsets with its rows,
+    /// so the batch then finds the order current and writes nothing for it.
+    pub fresh: bool,
 }
 
 pub const LIVE: Tables = Tables {
@@ -458,6 +463,7 @@ pub const LIVE: Tables = Tables {
     offsets: "projection_offsets",
     deliveries: true,
     snapshots: true,
+    fresh: false,
 };
 
 pub const SCRATCH: Tables = Tables {
@@ -467,6 +473,7 @@ pub const SCRATCH: Tables = Tables {
     offsets: "verify_projection_offsets",
     deliveries: false,
     snapshots: false,
+    fresh: false,
 };
 
 /// A stream this long keeps a snapshot of its fold, renewed every `SNAPSHOT_EVERY` events, so
@@ -708,17 +715,19 @@ async fn load_streams(
         .iter()
         .map(|o| starts.get(o).map_or(0, |f| f.sequence))
         .collect();
-    let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
+    // Sorted here, not by the database: a batch's payloads outgrow `work_mem`, and a sort
+    // there would spill them to a temporary file.
+    let mut rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
         "SELECT e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload::text, e.metadata::text
          FROM unnest($2::text[], $3::bigint[]) AS f(order_no, after)
-         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = f.order_no AND e.sequence > f.after
-         ORDER BY e.aggregate_id, e.sequence",
+         JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = f.order_no AND e.sequence > f.after",
     )
     .bind(Order::TYPE)
     .bind(order_nos)
     .bind(&after)
     .fetch_all(&mut *conn)
     .await?;
+    rows.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let mut streams: Streams = BTreeMap::new();
     for (order_no, sequence, event_type, event_version, payload, metadata) in rows {
         let entry = streams.entry(order_no.clone()).or_insert_with(|| {
@@ -775,22 +784,28 @@ async fn fold(
     } else {
         i64::MAX
     };
+    // The tracked fields after the last event stepped: the next step's "before".
+    let mut tracked: Option<BTreeMap<&'static str, String>> = None;
     for e in events {
-        if e.sequence <= deliveries_offset {
+        let StoredEvent { sequence, event, meta } = e;
+        if sequence <= deliveries_offset {
             // The log's before/after only where the log is behind: a rebuild folds millions of events.
-            if e.sequence > log_offset {
-                let change = f.step(e.event, &e.meta);
-                rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+            if sequence > log_offset {
+                let (change, after) = f.step_from(tracked.take(), event, &meta);
+                tracked = Some(after);
+                rows.log.push(event_log_row(order_no, sequence, &meta, change));
             } else {
-                f.apply(e.event, &e.meta);
+                tracked = None;
+                f.apply(event, &meta);
             }
             continue;
         }
-        let event = e.event.clone();
-        let change = f.step(e.event, &e.meta);
-        create_deliveries(tx, order_no, &f.order, e.sequence, &event).await?;
-        if e.sequence > log_offset {
-            rows.log.push(event_log_row(order_no, e.sequence, &e.meta, change));
+        let cloned = event.clone();
+        let (change, after) = f.step_from(tracked.take(), event, &meta);
+        tracked = Some(after);
+        create_deliveries(tx, order_no, &f.order, sequence, &cloned).await?;
+        if sequence > log_offset {
+            rows.log.push(event_log_row(order_no, sequence, &meta, change));
         }
     }
     if let Some(detail) = f.detail(created_at, updated_at, head) {
@@ -900,6 +915,16 @@ macro_rules! arrays {
     }};
 }
 
+/// How a view's rows keyed by order are written: replacing what the order had, or plainly
+/// inserted when they are new (a rebuild's batches, `Tables::fresh`).
+fn upsert(tables: Tables, columns: &[(&str, &str)]) -> String {
+    if tables.fresh {
+        String::new()
+    } else {
+        upsert_all("order_no", columns)
+    }
+}
+
 fn upsert_all(key: &str, columns: &[(&str, &str)]) -> String {
     let set: Vec<String> = columns
         .iter()
@@ -970,27 +995,35 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, r
     if !rows.log.is_empty() {
         let a = arrays!(w, LOG_COLUMNS, rows.log; order_no, sequence, source, result, created_at, processed_at,
             request_id, error_code, error_message, before, after);
-        w.insert(tables.log, &LOG_COLUMNS, a, "ON CONFLICT DO NOTHING");
+        w.insert(
+            tables.log,
+            &LOG_COLUMNS,
+            a,
+            if tables.fresh { "" } else { "ON CONFLICT DO NOTHING" },
+        );
     }
     if !rows.list.is_empty() {
         let a = arrays!(w, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
             goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
             suggested_action_label, buyer_name_masked, phone_masked, phone_last4, unknown_goods, created_at,
             updated_at, system_step_owed);
-        w.insert(tables.list, &LIST_COLUMNS, a, &upsert_all("order_no", &LIST_COLUMNS));
+        w.insert(tables.list, &LIST_COLUMNS, a, &upsert(tables, &LIST_COLUMNS));
     }
     if !rows.detail.is_empty() {
         let a = arrays!(w, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
-        w.insert(
-            tables.detail,
-            &DETAIL_COLUMNS,
-            a,
-            &upsert_all("order_no", &DETAIL_COLUMNS),
-        );
+        w.insert(tables.detail, &DETAIL_COLUMNS, a, &upsert(tables, &DETAIL_COLUMNS));
     }
-    if !rows.offsets.is_empty() {
-        let a = arrays!(w, OFFSET_COLUMNS, rows.offsets; projection, order_no, version);
-        let table = tables.offsets;
+    // A rebuild keeps the deliveries' offsets (they are real sends): those are upserted still.
+    let (kept, new): (Vec<OffsetRow>, Vec<OffsetRow>) = if tables.fresh {
+        rows.offsets
+            .into_iter()
+            .partition(|o| o.projection == Projection::Deliveries.name())
+    } else {
+        (rows.offsets, vec![])
+    };
+    let table = tables.offsets;
+    if !kept.is_empty() {
+        let a = arrays!(w, OFFSET_COLUMNS, kept; projection, order_no, version);
         w.insert(
             table,
             &OFFSET_COLUMNS,
@@ -999,6 +1032,10 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, r
                 "ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
             ),
         );
+    }
+    if !new.is_empty() {
+        let a = arrays!(w, OFFSET_COLUMNS, new; projection, order_no, version);
+        w.insert(table, &OFFSET_COLUMNS, a, "");
     }
     if !rows.snapshots.is_empty() {
         let a = arrays!(w, SNAPSHOT_COLUMNS, rows.snapshots; order_no, sequence, fold_version, state);
@@ -1172,9 +1209,22 @@ impl Fold {
 
     /// Applies one event; returns what it changed in the tracked fields (before, after).
     pub fn step(&mut self, event: OrderEvent, meta: &EventMeta) -> (serde_json::Value, serde_json::Value) {
-        let before = self.order.tracked_fields();
+        self.step_from(None, event, meta).0
+    }
+
+    /// [`Self::step`], given the tracked fields before the event when the previous step
+    /// returned them (a stream's events in a row then compute them once each); returns the
+    /// change and the tracked fields after.
+    fn step_from(
+        &mut self,
+        before: Option<BTreeMap<&'static str, String>>,
+        event: OrderEvent,
+        meta: &EventMeta,
+    ) -> ((serde_json::Value, serde_json::Value), BTreeMap<&'static str, String>) {
+        let before = before.unwrap_or_else(|| self.order.tracked_fields());
         self.apply(event, meta);
-        diff(&before, &self.order.tracked_fields())
+        let after = self.order.tracked_fields();
+        (diff(&before, &after), after)
     }
 
     /// The detail as the views show it, after the events folded so far.
@@ -1446,7 +1496,12 @@ impl Projections {
         on_progress: &mut dyn FnMut(&Progress),
     ) -> anyhow::Result<RebuildReport> {
         let verify = mode == RebuildMode::Verify;
-        let tables = if verify { SCRATCH } else { LIVE };
+        let tables = Tables {
+            fresh: true,
+            ..if verify { SCRATCH } else { LIVE }
+        };
+        // Indexes an earlier rebuild that stopped half way left dropped.
+        self.restore_indexes().await?;
         if verify {
             for (scratch, live) in scratch_tables() {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {scratch}"))
@@ -1478,6 +1533,28 @@ impl Projections {
                 .bind(kept)
                 .execute(&mut *tx)
                 .await?;
+            // The emptied views' secondary indexes: built once at the end (`restore_indexes`)
+            // instead of kept up to date row by row. Primary keys and constraints stay (a
+            // command's refresh meanwhile upserts by primary key), and so does every index of
+            // the offsets, which each batch reads by order.
+            let dropped: Vec<(String, String)> = sqlx::query_as(
+                "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+                 JOIN pg_class c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = ANY($1::text[]::regclass[]) AND NOT i.indisprimary
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+                 ORDER BY 1",
+            )
+            .bind(&views)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (name, definition) in dropped {
+                sqlx::query("INSERT INTO rebuild_dropped_indexes (name, definition) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(&name)
+                    .bind(definition)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         }
         let total_events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -1515,7 +1592,24 @@ impl Projections {
                         let order_nos: Vec<String> = batch.into_iter().map(|b| b.0).collect();
                         let pool = self.pool.clone();
                         running.spawn(async move {
-                            let mut tx = pool.begin().await?;
+                            // One round trip begins the batch's transaction with its settings:
+                            // - its views need not wait for the disk: a crash loses at most the last
+                            //   batches, views and offsets together, which the catch-up (or the next
+                            //   rebuild) applies again;
+                            // - its rows travel as arrays that `unnest` holds in a tuplestore, which
+                            //   beyond `work_mem` (4 MB by default) spills to a temporary file;
+                            // - each order's offsets and events are read by index: without fresh
+                            //   statistics (the offsets table was just emptied, the scratch one is
+                            //   new, and both grow by millions of rows) the planner joined a batch's
+                            //   keys by scanning the whole offsets table, a rebuild that cost the
+                            //   square of the orders (1,749 scans of up to 1.8M rows at 1M orders).
+                            let mut tx = pool
+                                .begin_with(
+                                    "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'; \
+                                     SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; \
+                                     SET LOCAL enable_mergejoin = off",
+                                )
+                                .await?;
                             let (outcome, _) = Box::pin(refresh_in(
                                 &mut tx,
                                 tables,
@@ -1543,6 +1637,9 @@ impl Projections {
                 elapsed: started.elapsed(),
             });
         }
+        if !verify {
+            self.restore_indexes().await?;
+        }
         if verify {
             report.differences = self.differences().await?;
             for (scratch, _) in scratch_tables() {
@@ -1552,6 +1649,38 @@ impl Projections {
             }
         }
         Ok(report)
+    }
+
+    /// Builds the view indexes a replace rebuild dropped (`rebuild_dropped_indexes`), each once,
+    /// in one transaction that holds the views in SHARE mode (taken in `lock_views`' order): a
+    /// command's refresh meanwhile waits for the builds instead of writing around them.
+    async fn restore_indexes(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let dropped: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, definition FROM rebuild_dropped_indexes ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&lock_views("SHARE")).execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await?;
+        for (name, definition) in dropped {
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass(quote_ident($1)) IS NOT NULL")
+                .bind(&name)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                sqlx::query(&definition).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("DELETE FROM rebuild_dropped_indexes")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every row that differs between the live views and the scratch copies.
