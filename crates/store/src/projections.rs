@@ -909,9 +909,7 @@ macro_rules! arrays {
             $($field.push(r.$field);)+
         }
         let mut types = $columns.iter().map(|c| c.1);
-        let mut placeholders = Vec::new();
-        $(placeholders.push($write.array($field, types.next().unwrap_or("text"))?);)+
-        placeholders
+        vec![$($write.array($field, types.next().unwrap_or("text"))?),+]
     }};
 }
 
