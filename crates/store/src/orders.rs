@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
 use xyt_domain::OrderNo;
 
-use crate::projections::{Committing, Projections, ViewRefresh};
+use crate::projections::{is_events_conflict, BatchWrite, Projections, ViewRefresh};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
@@ -241,47 +241,38 @@ impl OrderStore {
         }
         let order_no = current.order_no.clone();
         let store = |e: &dyn std::fmt::Display| ExecuteError::Store(e.to_string());
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
-        );
-        let mut rows = Vec::with_capacity(events.len());
-        for e in &events {
-            let payload = serde_json::to_value(&e.payload).map_err(|e| store(&e))?;
-            rows.push((
-                e.sequence as i64,
-                e.payload.event_type(),
-                e.payload.event_version(),
-                payload,
-            ));
-        }
-        let metadata = serde_json::to_value(&events[0].metadata).map_err(|e| store(&e))?;
-        insert.push_values(&rows, |mut b, (sequence, event_type, event_version, payload)| {
-            b.push_bind(Order::TYPE)
-                .push_bind(order_no.as_str())
-                .push_bind(sequence)
-                .push_bind(event_type)
-                .push_bind(event_version)
-                .push_bind(payload)
-                .push_bind(&metadata);
-        });
-        if let Err(e) = insert.build().execute(&mut **tx).await {
-            // Another command took these sequence numbers first.
-            let taken = e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .is_some_and(|c| c == "23505");
-            return Err(if taken { ExecuteError::Conflict } else { store(&e) });
-        }
-        if views == Views::Refreshed {
-            let committing = if base == 0 {
-                Committing::NewOrder(&events)
+        let appended = |e: sqlx::Error| {
+            if is_events_conflict(&e) {
+                ExecuteError::Conflict
             } else {
-                Committing::Appended
-            };
-            let refresh = self.projections.refresh_for_commit(tx, order_no.as_str(), committing);
-            if let ViewRefresh::Failed(e) = refresh.await.map_err(|e| store(&e))? {
-                tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "view refresh failed; catch-up will heal it");
+                store(&e)
             }
+        };
+        let part = |w: &mut BatchWrite| events_part(w, order_no.as_str(), &events);
+        let refreshed = match views {
+            Views::Refreshed if base == 0 => self
+                .projections
+                .append_new_order(tx, order_no.as_str(), &events, part)
+                .await
+                .map_err(appended)?,
+            Views::Refreshed => {
+                let mut w = BatchWrite::default();
+                part(&mut w).map_err(|e| store(&e))?;
+                w.execute(tx).await.map_err(appended)?;
+                self.projections
+                    .refresh_for_commit(tx, order_no.as_str())
+                    .await
+                    .map_err(|e| store(&e))?
+            }
+            Views::Left => {
+                let mut w = BatchWrite::default();
+                part(&mut w).map_err(|e| store(&e))?;
+                w.execute(tx).await.map_err(appended)?;
+                ViewRefresh::Done
+            }
+        };
+        if let ViewRefresh::Failed(e) = refreshed {
+            tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "view refresh failed; catch-up will heal it");
         }
         Ok(Executed { events, current })
     }
@@ -332,6 +323,46 @@ impl Decided {
     pub fn order_no(&self) -> &OrderNo {
         self.current.order_no()
     }
+}
+
+/// The events' columns, as stored: the payload and metadata in jsonb's normalised spelling
+/// (as every event has been stored), which the chain trigger hashes.
+const EVENT_COLUMNS: [(&str, &str); 7] = [
+    ("aggregate_type", "text"),
+    ("aggregate_id", "text"),
+    ("sequence", "bigint"),
+    ("event_type", "text"),
+    ("event_version", "text"),
+    ("payload", "jsonb::json"),
+    ("metadata", "jsonb::json"),
+];
+
+/// Adds the append of `events` to a batch write: the one way events are inserted (the chain
+/// trigger links each to the one before).
+fn events_part(w: &mut BatchWrite, order_no: &str, events: &[EventEnvelope<Order>]) -> Result<(), sqlx::Error> {
+    let metadata =
+        serde_json::to_string(&events.first().map(|e| &e.metadata)).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut payloads = Vec::with_capacity(events.len());
+    for e in events {
+        payloads.push(serde_json::to_string(&e.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+    }
+    let arrays = vec![
+        w.array(vec![Order::TYPE.to_string(); events.len()], "text")?,
+        w.array(vec![order_no.to_string(); events.len()], "text")?,
+        w.array(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>(), "bigint")?,
+        w.array(
+            events.iter().map(|e| e.payload.event_type()).collect::<Vec<_>>(),
+            "text",
+        )?,
+        w.array(
+            events.iter().map(|e| e.payload.event_version()).collect::<Vec<_>>(),
+            "text",
+        )?,
+        w.array(payloads, "jsonb::json")?,
+        w.array(vec![metadata; events.len()], "jsonb::json")?,
+    ];
+    w.insert("events", &EVENT_COLUMNS, arrays, "");
+    Ok(())
 }
 
 /// Whether a commit brings the order's views along (always, but for the tests that show what a

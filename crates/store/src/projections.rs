@@ -846,7 +846,7 @@ async fn fold(
 /// column, inserted by a data-modifying `WITH` part of their own, so a command's views (and a
 /// rebuild's batch) cost one round trip whatever the number of tables and rows.
 #[derive(Default)]
-struct BatchWrite {
+pub(crate) struct BatchWrite {
     parts: Vec<String>,
     args: sqlx::postgres::PgArguments,
     bound: usize,
@@ -854,8 +854,9 @@ struct BatchWrite {
 
 impl BatchWrite {
     /// Binds one column's values; returns its placeholder, `$n::type[]` (json and jsonb travel
-    /// as text, parsed once in the database).
-    fn array<T>(&mut self, values: Vec<T>, ty: &str) -> Result<String, sqlx::Error>
+    /// as text, parsed once in the database; `jsonb::json` is stored as json in jsonb's
+    /// normalised spelling).
+    pub(crate) fn array<T>(&mut self, values: Vec<T>, ty: &str) -> Result<String, sqlx::Error>
     where
         for<'q> Vec<T>: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
         T: Send,
@@ -863,17 +864,17 @@ impl BatchWrite {
         use sqlx::Arguments;
         self.args.add(values).map_err(sqlx::Error::Encode)?;
         self.bound += 1;
-        let ty = if ty == "jsonb" || ty == "json" { "text" } else { ty };
+        let ty = if ty.starts_with("json") { "text" } else { ty };
         Ok(format!("${}::{ty}[]", self.bound))
     }
 
     /// `INSERT INTO table (columns) SELECT select FROM unnest(arrays) … on_conflict`.
-    fn insert(&mut self, table: &str, columns: &[(&str, &str)], arrays: Vec<String>, on_conflict: &str) {
+    pub(crate) fn insert(&mut self, table: &str, columns: &[(&str, &str)], arrays: Vec<String>, on_conflict: &str) {
         let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
         let select: Vec<String> = columns
             .iter()
             .map(|(name, ty)| {
-                if *ty == "jsonb" || *ty == "json" {
+                if ty.starts_with("json") {
                     format!("{name}::{ty}")
                 } else {
                     name.to_string()
@@ -889,7 +890,7 @@ impl BatchWrite {
         ));
     }
 
-    async fn execute(self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn execute(self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
         if self.parts.is_empty() {
             return Ok(());
         }
@@ -990,6 +991,13 @@ const SNAPSHOT_COLUMNS: [(&str, &str); 4] = [
 /// Writes every view row of a batch (and the offsets and snapshots) in one statement.
 async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
     let mut w = BatchWrite::default();
+    write_into(&mut w, tables, rows)?;
+    w.execute(tx).await
+}
+
+/// Adds the parts that write a batch's view rows (and the offsets and snapshots) to `w` (whose
+/// writer holds the view tables' lock already: `lock_views`).
+fn write_into(w: &mut BatchWrite, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
     if !rows.log.is_empty() {
         let a = arrays!(w, LOG_COLUMNS, rows.log; order_no, sequence, source, result, created_at, processed_at,
             request_id, error_code, error_message, before, after);
@@ -1047,7 +1055,28 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, r
                   OR order_fold_snapshots.fold_version <> EXCLUDED.fold_version",
         );
     }
-    w.execute(tx).await
+    Ok(())
+}
+
+/// Sets the savepoint a command's views sit behind and takes the view tables' lock, in one
+/// round trip (a query without arguments goes by the simple protocol, which runs both).
+async fn savepoint_and_lock(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    let sql = format!("SAVEPOINT views; {}", lock_views("ROW EXCLUSIVE"));
+    let conn: &mut sqlx::PgConnection = tx;
+    sqlx::Executor::execute(conn, sql.as_str()).await?;
+    Ok(())
+}
+
+async fn rollback_to_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    let conn: &mut sqlx::PgConnection = tx;
+    sqlx::Executor::execute(conn, "ROLLBACK TO SAVEPOINT views").await?;
+    Ok(())
+}
+
+/// Whether an append failed because another command took the events' sequence numbers first.
+pub(crate) fn is_events_conflict(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.code().is_some_and(|c| c == "23505") && d.constraint() == Some("events_pkey"))
 }
 
 /// The locks a refresh takes before it reads.
@@ -1122,17 +1151,6 @@ async fn refresh_in(
     }
     write(tx, tables, rows).await?;
     Ok((outcome, heads))
-}
-
-/// What a command's transaction knows of the order whose views it refreshes.
-#[derive(Debug, Clone, Copy)]
-pub enum Committing<'a> {
-    /// A new order's first events, as decided: nothing of the order is stored yet (no view,
-    /// offset or snapshot can exist before they commit, and no other refresh can see them), so
-    /// the views are folded from these events and nothing is read.
-    NewOrder(&'a [cqrs_es::EventEnvelope<Order>]),
-    /// Events appended to a stored stream: the refresh reads what the views have not applied.
-    Appended,
 }
 
 /// Whether a command's views came along with its commit.
@@ -1286,7 +1304,7 @@ impl Projections {
         Ok(heads.first().map(|h| h.1).unwrap_or(0))
     }
 
-    /// Brings the views of the order a command is committing up to date in the command's
+    /// Brings the views of an order a command appended events to up to date in the command's
     /// transaction, behind a savepoint: when they fail, the transaction is as it was before
     /// (the events still commit, and the catch-up heals the views); an error here means the
     /// transaction itself is lost. One round trip sets the savepoint and locks the view
@@ -1295,61 +1313,74 @@ impl Projections {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
-        committing: Committing<'_>,
     ) -> Result<ViewRefresh, sqlx::Error> {
-        let begin = format!("SAVEPOINT views; {}", lock_views("ROW EXCLUSIVE"));
-        let conn: &mut sqlx::PgConnection = tx;
-        // A query without arguments goes by the simple protocol, which runs both statements.
-        let refreshed = match sqlx::Executor::execute(conn, begin.as_str()).await {
+        let refreshed = match savepoint_and_lock(tx).await {
             Err(e) => Err(e.into()),
-            Ok(_) => self.refresh_committing(tx, order_no, committing).await,
+            Ok(()) => match Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], Locks::Orders)).await {
+                Ok((outcome, _)) if outcome.failed > 0 => Err(anyhow::anyhow!(
+                    "order {order_no}: its events could not be read (see the log)"
+                )),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            },
         };
         match refreshed {
             Ok(()) => Ok(ViewRefresh::Done),
             Err(e) => {
-                let conn: &mut sqlx::PgConnection = tx;
-                sqlx::Executor::execute(conn, "ROLLBACK TO SAVEPOINT views").await?;
+                rollback_to_savepoint(tx).await?;
                 Ok(ViewRefresh::Failed(e))
             }
         }
     }
 
-    async fn refresh_committing(
+    /// A new order's first events and its views, in the command's transaction and in one
+    /// statement: `events` adds the events' part, and the views are folded from the events as
+    /// decided (nothing of the order can be stored before they commit, and no other refresh can
+    /// see them, so nothing is read). Behind a savepoint, as [`Self::refresh_for_commit`]: when
+    /// the views fail, the events are appended alone and the catch-up heals the views. An error
+    /// here is the events' own (another command took their sequence numbers: `events_pkey`) or
+    /// the transaction's.
+    pub(crate) async fn append_new_order(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
-        committing: Committing<'_>,
-    ) -> anyhow::Result<()> {
-        match committing {
-            Committing::NewOrder(events) => {
-                let events = events
-                    .iter()
-                    .map(|e| StoredEvent {
-                        sequence: e.sequence as i64,
-                        event: e.payload.clone(),
-                        meta: EventMeta::from_map(&e.metadata),
-                    })
-                    .collect();
-                let stream = Stream {
-                    start: Folded::default(),
-                    events,
-                };
-                let mut rows = Rows::default();
-                match Box::pin(fold(tx, LIVE, order_no, stream, Offsets::default(), &mut rows)).await {
-                    Ok(_) => write(tx, LIVE, rows).await.map_err(anyhow::Error::from),
-                    Err(e) => Err(e),
+        decided: &[cqrs_es::EventEnvelope<Order>],
+        events: impl Fn(&mut BatchWrite) -> Result<(), sqlx::Error>,
+    ) -> Result<ViewRefresh, sqlx::Error> {
+        savepoint_and_lock(tx).await?;
+        let stream = Stream {
+            start: Folded::default(),
+            events: decided
+                .iter()
+                .map(|e| StoredEvent {
+                    sequence: e.sequence as i64,
+                    event: e.payload.clone(),
+                    meta: EventMeta::from_map(&e.metadata),
+                })
+                .collect(),
+        };
+        let mut rows = Rows::default();
+        let folded = Box::pin(fold(tx, LIVE, order_no, stream, Offsets::default(), &mut rows)).await;
+        let failed = match folded {
+            Err(e) => e,
+            Ok(_) => {
+                let mut w = BatchWrite::default();
+                events(&mut w)?;
+                match write_into(&mut w, LIVE, rows) {
+                    Err(e) => e.into(),
+                    Ok(()) => match w.execute(tx).await {
+                        Ok(()) => return Ok(ViewRefresh::Done),
+                        Err(e) if is_events_conflict(&e) => return Err(e),
+                        Err(e) => e.into(),
+                    },
                 }
             }
-            Committing::Appended => {
-                match Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], Locks::Orders)).await {
-                    Ok((outcome, _)) if outcome.failed > 0 => Err(anyhow::anyhow!(
-                        "order {order_no}: its events could not be read (see the log)"
-                    )),
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-        }
+        };
+        rollback_to_savepoint(tx).await?;
+        let mut w = BatchWrite::default();
+        events(&mut w)?;
+        w.execute(tx).await?;
+        Ok(ViewRefresh::Failed(failed))
     }
 
     /// Brings the views of many orders up to date in one transaction. Orders whose events
