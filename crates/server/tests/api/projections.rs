@@ -302,27 +302,30 @@ async fn verify_reports_rows_that_differ_from_a_rebuild_and_leaves_the_views_alo
     app.finish().await;
 }
 
+/// A failed delivery attempt, numbered `attempt_id`.
+fn failed_attempt(attempt_id: i64) -> OrderCommand {
+    OrderCommand::RecordDeliveryAttempt(Box::new(xyt_domain::order::DeliveryAttempted {
+        delivery_id: "d-1".into(),
+        attempt_id,
+        attempt: attempt_id as i32,
+        notification_type: "user_form_group_push".into(),
+        notification_channel: "wecom_robot".into(),
+        notification_target: "robot:****".into(),
+        message_text: "资料".into(),
+        delivery_status: "failed_retryable".into(),
+        reason: Some("timeout".into()),
+        paid_amount: None,
+        settlement_amount: None,
+        target_group_id: None,
+    }))
+}
+
 /// Appends `n` failed delivery attempts to the order without touching its views.
 async fn append_attempts(store: &OrderStore, no: &OrderNo, from: i64, n: i64) {
-    use xyt_domain::order::DeliveryAttempted;
     let meta = EventMeta::accepted("system", "req-attempt", Utc::now());
     for attempt_id in from..from + n {
-        let attempt = DeliveryAttempted {
-            delivery_id: "d-1".into(),
-            attempt_id,
-            attempt: attempt_id as i32,
-            notification_type: "user_form_group_push".into(),
-            notification_channel: "wecom_robot".into(),
-            notification_target: "robot:****".into(),
-            message_text: "资料".into(),
-            delivery_status: "failed_retryable".into(),
-            reason: Some("timeout".into()),
-            paid_amount: None,
-            settlement_amount: None,
-            target_group_id: None,
-        };
         store
-            .commit_without_views(no, OrderCommand::RecordDeliveryAttempt(Box::new(attempt)), &meta)
+            .commit_without_views(no, failed_attempt(attempt_id), &meta)
             .await
             .unwrap();
     }
@@ -419,28 +422,9 @@ async fn a_view_that_cannot_be_written_never_fails_the_command_and_the_catch_up_
     // An event appended to a stored stream (its views refreshed from the stream).
     sqlx::query(refuse).execute(&app.pool).await.unwrap();
     let meta = EventMeta::accepted("system", "req-attempt", Utc::now());
-    let attempt = xyt_domain::order::DeliveryAttempted {
-        delivery_id: "d-1".into(),
-        attempt_id: 1,
-        attempt: 1,
-        notification_type: "user_form_group_push".into(),
-        notification_channel: "wecom_robot".into(),
-        notification_target: "robot:****".into(),
-        message_text: "资料".into(),
-        delivery_status: "failed_retryable".into(),
-        reason: Some("timeout".into()),
-        paid_amount: None,
-        settlement_amount: None,
-        target_group_id: None,
-    };
     let no = OrderNo::parse(&no).unwrap();
     let done = store
-        .execute(
-            &no,
-            OrderCommand::RecordDeliveryAttempt(Box::new(attempt)),
-            &meta,
-            xyt_store::orders::OnConflict::Report,
-        )
+        .execute(&no, failed_attempt(1), &meta, xyt_store::orders::OnConflict::Report)
         .await
         .unwrap();
     assert_eq!(done.events.len(), 1);
