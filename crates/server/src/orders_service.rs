@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::EventEnvelope;
 use xyt_domain::order::{ActionContext, EventMeta, Order, OrderCommand};
 use xyt_domain::OrderNo;
+use xyt_store::intake::NewClaim;
 use xyt_store::orders::{Current, Decided, ExecuteError, OnConflict, OrderStore};
 use xyt_store::views::{self, OrderDetail};
 use xyt_store::PgPool;
@@ -146,23 +147,26 @@ impl OrderService {
         Ok(OrderStore::decide(self.orders.fresh(order_no), command, &actor.meta())?)
     }
 
-    /// Commits a new order as decided, in the transaction where the caller claimed its number
-    /// (so that the claim, the events, the views and what the caller wrote with the claim
-    /// commit together or not at all), then runs the system steps it owes. A command that
-    /// decided nothing commits nothing but the caller's writes.
-    pub async fn commit_new(
+    /// Commits a new order as decided, its number claimed for XGJ's order by the same statement
+    /// that appends its events and writes its views (so the claim, the answer kept with it, the
+    /// events and the views commit together or not at all), then runs the system steps it owes.
+    /// `None` when another call claimed that order first: nothing was written.
+    pub async fn commit_claimed(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
         decided: Decided,
+        claim: &NewClaim<'_>,
         actor: &Actor,
-    ) -> Result<Ran, ServiceError> {
-        let done = Box::pin(self.orders.commit_in(&mut tx, decided)).await?;
+    ) -> Result<Option<Ran>, ServiceError> {
+        let mut tx = self.orders.begin().await?;
+        let Some(done) = Box::pin(self.orders.commit_claimed(&mut tx, decided, claim)).await? else {
+            return Ok(None);
+        };
         tx.commit().await?;
         let current = Box::pin(self.pipeline.run_owed_after(done.current, &actor.request_id)).await?;
-        Ok(Ran {
+        Ok(Some(Ran {
             events: done.events,
             current,
-        })
+        }))
     }
 
     /// An operator's command on the order `order_no` (as typed), answered with its detail.

@@ -16,57 +16,32 @@ pub async fn find<'c>(conn: impl sqlx::PgExecutor<'c>, external_order_no: &str) 
         .await
 }
 
-/// What a claim found: the order number every copy of the call uses, the answer kept for it
-/// (a repeat), and whether this call's candidate became the number (nothing of the order can
-/// exist yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    pub order_no: String,
-    pub answer: Option<String>,
-    pub won: bool,
+/// A claim of a new order's number for XGJ's `order_no`, with the answer built for it, made by
+/// the statement that appends the order's events ([`crate::orders::OrderStore::commit_claimed`]).
+pub struct NewClaim<'a> {
+    pub external_order_no: &'a str,
+    pub biz_order_no: &'a str,
+    pub answer: &'a str,
 }
 
-/// Claims `candidate` as the order number of `external_order_no`, with `answer` kept for it when
-/// the caller built it already, or returns the number (and answer) an earlier or concurrent
-/// call claimed. Either way every caller gets the same one; one round trip unless a concurrent
-/// claim is still committing. In a transaction, a concurrent copy waits for it to end: the claim
-/// and the order it names commit together, or neither does.
-pub async fn claim<'c>(
-    conn: impl sqlx::Acquire<'c, Database = sqlx::Postgres>,
-    external_order_no: &str,
-    biz_order_no: &str,
-    candidate: &str,
-    answer: Option<&str>,
-) -> Result<Claim, sqlx::Error> {
-    let mut conn = conn.acquire().await?;
-    let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
-        "WITH ins AS (
-             INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no, answer, answered_at)
-             VALUES ($1, $2, $3, $4, CASE WHEN $4 IS NOT NULL THEN now() END)
-             ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no)
-         SELECT order_no, NULL::text, true FROM ins
-         UNION ALL
-         SELECT order_no, answer, false FROM xgj_intake
-         WHERE external_order_no = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
-    )
-    .bind(external_order_no)
-    .bind(biz_order_no)
-    .bind(candidate)
-    .bind(answer)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (order_no, answer, won) = match row {
-        Some(r) => r,
-        // A concurrent claim committed while the statement ran: its snapshot predates that
-        // commit, a new statement's does not.
-        None => {
-            let i = find(&mut *conn, external_order_no)
-                .await?
-                .ok_or(sqlx::Error::RowNotFound)?;
-            (i.order_no, i.answer, false)
-        }
-    };
-    Ok(Claim { order_no, answer, won })
+/// The claim as the guard of a batch write: the order's events and views are written only when
+/// it inserted the row (no earlier or concurrent call claimed `external_order_no`; a concurrent
+/// one is waited for).
+pub(crate) fn claim_part(
+    w: &mut crate::projections::BatchWrite,
+    claim: &NewClaim<'_>,
+    order_no: &str,
+) -> Result<(), sqlx::Error> {
+    let external = w.bind(claim.external_order_no.to_string())?;
+    let biz = w.bind(claim.biz_order_no.to_string())?;
+    let order_no = w.bind(order_no.to_string())?;
+    let answer = w.bind(claim.answer.to_string())?;
+    w.guard(format!(
+        "INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no, answer, answered_at)
+         VALUES ({external}, {biz}, {order_no}, {answer}, now())
+         ON CONFLICT (external_order_no) DO NOTHING RETURNING order_no"
+    ));
+    Ok(())
 }
 
 /// Keeps the first answer given and returns the one kept, so concurrent callers that built

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use xyt_domain::order::{EventMeta, Order, OrderCommand, OrderError};
 use xyt_domain::OrderNo;
 
+use crate::intake::NewClaim;
 use crate::projections::{is_events_conflict, BatchWrite, Projections, ViewRefresh};
 
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +157,7 @@ impl OrderStore {
                 other => break other,
             }
         };
-        count_outcome(&result);
+        count_outcome(result.as_ref());
         let executed = result?;
         Ok(executed)
     }
@@ -178,10 +179,16 @@ impl OrderStore {
             });
         }
         let store = |e: sqlx::Error| ExecuteError::Store(e.to_string());
-        let mut tx = self.pool.begin().await.map_err(store)?;
-        let executed = self.insert(&mut tx, decided, views).await?;
+        let mut tx = self.begin().await.map_err(store)?;
+        let executed = self.insert(&mut tx, decided, views, None).await?;
         tx.commit().await.map_err(store)?;
-        Ok(executed)
+        executed.ok_or_else(|| ExecuteError::Store("nothing was claimed, yet nothing was written".into()))
+    }
+
+    /// A command's transaction: begun with the view tables' lock and the savepoint its views
+    /// sit behind, in one round trip.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin_with(crate::projections::begin_command()).await
     }
 
     /// Decides `command` on the order as loaded, without committing anything: the events it
@@ -215,29 +222,40 @@ impl OrderStore {
         })
     }
 
-    /// Commits what was decided in the caller's transaction: the events and the order's views.
-    /// The views sit behind a savepoint: if they fail, the events still commit and the catch-up
-    /// heals the views. A new order's views are folded from the events as decided (nothing of
-    /// it can be stored yet); an existing order's are refreshed from its stream.
-    pub async fn commit_in(
+    /// Commits a new order as decided in the caller's transaction (begun by [`Self::begin`]),
+    /// its number claimed for XGJ's order by the same statement that appends its events and
+    /// writes its views. `None` when another call had claimed that order first: nothing of the
+    /// order was written, and the transaction is to be dropped.
+    pub async fn commit_claimed(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
         decided: Decided,
-    ) -> Result<Executed, ExecuteError> {
-        let result = self.insert(tx, decided, Views::Refreshed).await;
-        count_outcome(&result);
+        claim: &NewClaim<'_>,
+    ) -> Result<Option<Executed>, ExecuteError> {
+        let result = self.insert(tx, decided, Views::Refreshed, Some(claim)).await;
+        match &result {
+            Ok(Some(e)) => count_outcome(Ok(e)),
+            Ok(None) => {}
+            Err(e) => count_outcome(Err(e)),
+        }
         result
     }
 
+    /// Appends the events decided (and, for a new order claimed for XGJ's order, the claim) and
+    /// the order's views, behind the savepoint [`Self::begin`] set: views that fail leave the
+    /// events appended alone. A new order's views are folded from the events as decided and
+    /// written by the statement that appends them; an existing order's are refreshed from its
+    /// stream.
     async fn insert(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
         decided: Decided,
         views: Views,
-    ) -> Result<Executed, ExecuteError> {
+        claim: Option<&NewClaim<'_>>,
+    ) -> Result<Option<Executed>, ExecuteError> {
         let Decided { base, events, current } = decided;
         if events.is_empty() {
-            return Ok(Executed { events, current });
+            return Ok(Some(Executed { events, current }));
         }
         let order_no = current.order_no.clone();
         let store = |e: &dyn std::fmt::Display| ExecuteError::Store(e.to_string());
@@ -248,33 +266,38 @@ impl OrderStore {
                 store(&e)
             }
         };
-        let part = |w: &mut BatchWrite| events_part(w, order_no.as_str(), &events);
-        let refreshed = match views {
+        let part = |w: &mut BatchWrite| {
+            if let Some(claim) = claim {
+                crate::intake::claim_part(w, claim, order_no.as_str())?;
+            }
+            events_part(w, order_no.as_str(), &events)
+        };
+        let (written, refreshed) = match views {
             Views::Refreshed if base == 0 => self
                 .projections
                 .append_new_order(tx, order_no.as_str(), &events, part)
                 .await
                 .map_err(appended)?,
-            Views::Refreshed => {
-                let mut w = BatchWrite::default();
-                part(&mut w).map_err(|e| store(&e))?;
-                w.execute(tx).await.map_err(appended)?;
+            Views::Refreshed => (
+                true,
                 self.projections
-                    .refresh_for_commit(tx, order_no.as_str())
+                    .append(tx, order_no.as_str(), part)
                     .await
-                    .map_err(|e| store(&e))?
-            }
+                    .map_err(appended)?,
+            ),
             Views::Left => {
                 let mut w = BatchWrite::default();
                 part(&mut w).map_err(|e| store(&e))?;
-                w.execute(tx).await.map_err(appended)?;
-                ViewRefresh::Done
+                (w.execute(tx).await.map_err(appended)?, ViewRefresh::Done)
             }
         };
+        if !written {
+            return Ok(None);
+        }
         if let ViewRefresh::Failed(e) = refreshed {
             tracing::warn!(order_no = %order_no, error = format!("{e:#}"), "view refresh failed; catch-up will heal it");
         }
-        Ok(Executed { events, current })
+        Ok(Some(Executed { events, current }))
     }
 
     /// Commits events without refreshing any view: what a crash right after the commit leaves
@@ -290,7 +313,7 @@ impl OrderStore {
     }
 }
 
-fn count_outcome(result: &Result<Executed, ExecuteError>) {
+fn count_outcome(result: Result<&Executed, &ExecuteError>) {
     let outcome = match result {
         Ok(c) if c.events.is_empty() => "no_change",
         Ok(_) => "committed",

@@ -850,9 +850,29 @@ pub(crate) struct BatchWrite {
     parts: Vec<String>,
     args: sqlx::postgres::PgArguments,
     bound: usize,
+    /// The part every insert after it depends on (`guard`).
+    guard: Option<usize>,
 }
 
 impl BatchWrite {
+    /// Binds one value; returns its placeholder, `$n`.
+    pub(crate) fn bind<T>(&mut self, value: T) -> Result<String, sqlx::Error>
+    where
+        for<'q> T: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        use sqlx::Arguments;
+        self.args.add(value).map_err(sqlx::Error::Encode)?;
+        self.bound += 1;
+        Ok(format!("${}", self.bound))
+    }
+
+    /// A data-modifying statement with `RETURNING` that every insert added after it depends
+    /// on: they write only when it returned a row, and [`Self::execute`] answers whether it did.
+    pub(crate) fn guard(&mut self, statement: String) {
+        self.guard = Some(self.parts.len());
+        self.parts.push(format!("w{} AS ({statement})", self.parts.len()));
+    }
+
     /// Binds one column's values; returns its placeholder, `$n::type[]` (json and jsonb travel
     /// as text, parsed once in the database; `jsonb::json` is stored as json in jsonb's
     /// normalised spelling).
@@ -881,8 +901,13 @@ impl BatchWrite {
                 }
             })
             .collect();
+        let guarded = self
+            .guard
+            .map(|g| format!("WHERE EXISTS (SELECT 1 FROM w{g})"))
+            .unwrap_or_default();
         self.parts.push(format!(
-            "w{n} AS (INSERT INTO {table} ({names}) SELECT {select} FROM unnest({arrays}) AS r({names}) {on_conflict})",
+            "w{n} AS (INSERT INTO {table} ({names}) SELECT {select} FROM unnest({arrays}) AS r({names}) {guarded} \
+             {on_conflict})",
             n = self.parts.len(),
             names = names.join(", "),
             select = select.join(", "),
@@ -890,13 +915,17 @@ impl BatchWrite {
         ));
     }
 
-    pub(crate) async fn execute(self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    /// Runs the statement; answers whether its guard returned a row (true without a guard).
+    pub(crate) async fn execute(self, conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
         if self.parts.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
-        let sql = format!("WITH {} SELECT 1", self.parts.join(", "));
-        sqlx::query_with(&sql, self.args).execute(conn).await?;
-        Ok(())
+        let answer = match self.guard {
+            Some(g) => format!("EXISTS (SELECT 1 FROM w{g})"),
+            None => "true".into(),
+        };
+        let sql = format!("WITH {} SELECT {answer}", self.parts.join(", "));
+        sqlx::query_scalar_with(&sql, self.args).fetch_one(conn).await
     }
 }
 
@@ -992,7 +1021,7 @@ const SNAPSHOT_COLUMNS: [(&str, &str); 4] = [
 async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
     let mut w = BatchWrite::default();
     write_into(&mut w, tables, rows)?;
-    w.execute(tx).await
+    w.execute(tx).await.map(drop)
 }
 
 /// Adds the parts that write a batch's view rows (and the offsets and snapshots) to `w` (whose
@@ -1058,13 +1087,14 @@ fn write_into(w: &mut BatchWrite, tables: Tables, rows: Rows) -> Result<(), sqlx
     Ok(())
 }
 
-/// Sets the savepoint a command's views sit behind and takes the view tables' lock, in one
-/// round trip (a query without arguments goes by the simple protocol, which runs both).
-async fn savepoint_and_lock(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
-    let sql = format!("SAVEPOINT views; {}", lock_views("ROW EXCLUSIVE"));
-    let conn: &mut sqlx::PgConnection = tx;
-    sqlx::Executor::execute(conn, sql.as_str()).await?;
-    Ok(())
+/// How a command's transaction begins, in one round trip: the view tables' lock, taken before
+/// anything else in one order (`lock_views`), so that a rebuild's truncate and a command queue
+/// instead of deadlocking; and the savepoint its views sit behind (a view that cannot be written
+/// is rolled back to it, and the events appended again alone). A query without arguments goes
+/// by the simple protocol, which runs all three.
+pub(crate) fn begin_command() -> String {
+    // The lock first: one taken after the savepoint would be let go by a rollback to it.
+    format!("BEGIN; {}; SAVEPOINT views", lock_views("ROW EXCLUSIVE"))
 }
 
 async fn rollback_to_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
@@ -1304,50 +1334,47 @@ impl Projections {
         Ok(heads.first().map(|h| h.1).unwrap_or(0))
     }
 
-    /// Brings the views of an order a command appended events to up to date in the command's
-    /// transaction, behind a savepoint: when they fail, the transaction is as it was before
-    /// (the events still commit, and the catch-up heals the views); an error here means the
-    /// transaction itself is lost. One round trip sets the savepoint and locks the view
-    /// tables; the commit releases it.
-    pub async fn refresh_for_commit(
+    /// Appends a command's events to an order's stream and brings its views up to date, in the
+    /// command's transaction (begun by [`begin_command`]): `events` adds the events' part. When
+    /// the views fail, the transaction is rolled back to its savepoint and the events appended
+    /// alone (the catch-up heals the views). An error here is the events' own (another command
+    /// took their sequence numbers: `events_pkey`) or the transaction's.
+    pub(crate) async fn append(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
+        events: impl Fn(&mut BatchWrite) -> Result<(), sqlx::Error>,
     ) -> Result<ViewRefresh, sqlx::Error> {
-        let refreshed = match savepoint_and_lock(tx).await {
-            Err(e) => Err(e.into()),
-            Ok(()) => match Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], Locks::Orders)).await {
-                Ok((outcome, _)) if outcome.failed > 0 => Err(anyhow::anyhow!(
-                    "order {order_no}: its events could not be read (see the log)"
-                )),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            },
-        };
-        match refreshed {
-            Ok(()) => Ok(ViewRefresh::Done),
-            Err(e) => {
-                rollback_to_savepoint(tx).await?;
-                Ok(ViewRefresh::Failed(e))
+        let mut w = BatchWrite::default();
+        events(&mut w)?;
+        w.execute(tx).await?;
+        let refreshed = match Box::pin(refresh_in(tx, LIVE, &[order_no.to_string()], Locks::Orders)).await {
+            Ok((outcome, _)) if outcome.failed > 0 => {
+                anyhow::anyhow!("order {order_no}: its events could not be read (see the log)")
             }
-        }
+            Ok(_) => return Ok(ViewRefresh::Done),
+            Err(e) => e,
+        };
+        rollback_to_savepoint(tx).await?;
+        let mut w = BatchWrite::default();
+        events(&mut w)?;
+        w.execute(tx).await?;
+        Ok(ViewRefresh::Failed(refreshed))
     }
 
-    /// A new order's first events and its views, in the command's transaction and in one
-    /// statement: `events` adds the events' part, and the views are folded from the events as
-    /// decided (nothing of the order can be stored before they commit, and no other refresh can
-    /// see them, so nothing is read). Behind a savepoint, as [`Self::refresh_for_commit`]: when
-    /// the views fail, the events are appended alone and the catch-up heals the views. An error
-    /// here is the events' own (another command took their sequence numbers: `events_pkey`) or
-    /// the transaction's.
+    /// A new order's first events and its views, in the command's transaction (begun by
+    /// [`begin_command`]) and in one statement: `events` adds the events' part (after a guard,
+    /// when the order's number is claimed in the same statement), and the views are folded from
+    /// the events as decided (nothing of the order can be stored before they commit, and no
+    /// other refresh can see them, so nothing is read). As in [`Self::append`], views that fail
+    /// leave the events appended alone. Answers whether the guard held (the order was written).
     pub(crate) async fn append_new_order(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order_no: &str,
         decided: &[cqrs_es::EventEnvelope<Order>],
         events: impl Fn(&mut BatchWrite) -> Result<(), sqlx::Error>,
-    ) -> Result<ViewRefresh, sqlx::Error> {
-        savepoint_and_lock(tx).await?;
+    ) -> Result<(bool, ViewRefresh), sqlx::Error> {
         let stream = Stream {
             start: Folded::default(),
             events: decided
@@ -1369,7 +1396,7 @@ impl Projections {
                 match write_into(&mut w, LIVE, rows) {
                     Err(e) => e.into(),
                     Ok(()) => match w.execute(tx).await {
-                        Ok(()) => return Ok(ViewRefresh::Done),
+                        Ok(written) => return Ok((written, ViewRefresh::Done)),
                         Err(e) if is_events_conflict(&e) => return Err(e),
                         Err(e) => e.into(),
                     },
@@ -1379,8 +1406,8 @@ impl Projections {
         rollback_to_savepoint(tx).await?;
         let mut w = BatchWrite::default();
         events(&mut w)?;
-        w.execute(tx).await?;
-        Ok(ViewRefresh::Failed(failed))
+        let written = w.execute(tx).await?;
+        Ok((written, ViewRefresh::Failed(failed)))
     }
 
     /// Brings the views of many orders up to date in one transaction. Orders whose events

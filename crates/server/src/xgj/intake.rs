@@ -17,7 +17,7 @@ use chrono::Utc;
 use rand::RngCore;
 use xyt_domain::order::{OrderCommand, OrderError, TakeInXgjOrder, XgjPurchase};
 use xyt_domain::{OrderNo, OutOrderNo};
-use xyt_store::intake;
+use xyt_store::intake::{self, NewClaim};
 use xyt_store::orders::ExecuteError;
 
 use super::XgjReply;
@@ -138,22 +138,28 @@ async fn take_in(
         .decide_new(&candidate, command(&candidate), &actor)
         .map_err(refused)?;
     let text = answer_text(decided.order()).map_err(|e| infra(&e))?;
-    let mut tx = pool.begin().await.map_err(|e| infra(&e))?;
-    let claim = intake::claim(&mut *tx, &p.order_no, &p.biz_order_no, candidate.as_str(), Some(&text))
+    let claim = NewClaim {
+        external_order_no: &p.order_no,
+        biz_order_no: &p.biz_order_no,
+        answer: &text,
+    };
+    if state
+        .service
+        .commit_claimed(decided, &claim, &actor)
         .await
-        .map_err(|e| infra(&e))?;
-    if claim.won {
+        .map_err(|e| infra(&e))?
+        .is_some()
+    {
         if goods.is_none() {
             tracing::warn!(external_order_no = %p.order_no, goods_no = %p.goods_no, "unknown goods: order taken in for manual review");
         }
-        state
-            .service
-            .commit_new(tx, decided, &actor)
-            .await
-            .map_err(|e| infra(&e))?;
         return Ok(text);
     }
-    drop(tx);
+    // Claimed by an earlier or concurrent call (waited for): a new statement sees its commit.
+    let claim = intake::find(pool, &p.order_no)
+        .await
+        .map_err(|e| infra(&e))?
+        .ok_or_else(|| infra(&"the order's claim is gone"))?;
     if let Some(kept) = claim.answer {
         return Ok(repeated(&p.order_no, kept));
     }

@@ -300,7 +300,10 @@ async fn a_crash_after_claiming_the_order_number_is_healed_by_the_retry() {
     let app = spawn().await;
     // The process died after claiming: the claim exists, no event does.
     let claimed = "XY20260321035147663EN6S";
-    xyt_store::intake::claim(&app.pool, "4502196109060005933", "4502196109060005933", claimed, None)
+    sqlx::query("INSERT INTO xgj_intake (external_order_no, biz_order_no, order_no) VALUES ($1, $1, $2)")
+        .bind("4502196109060005933")
+        .bind(claimed)
+        .execute(&app.pool)
         .await
         .unwrap();
     let v = app.purchase(&seed()).await;
