@@ -342,10 +342,13 @@ impl TestApp {
         checked.sha256
     }
 
-    /// Stops the server (the database stays, for a restart on it).
+    /// Stops the server (the database stays, for a restart on it). What the test does next goes
+    /// through a pool of its own: the server's pool holds connections that its workers' runtimes
+    /// opened, which die with them ("a Tokio context ... is being shutdown").
     pub async fn stop_server(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
+            self.pool = xyt_store::db::pool(&self.database_url, 10).expect("a pool for the test");
         }
     }
 
