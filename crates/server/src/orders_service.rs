@@ -137,7 +137,7 @@ impl OrderService {
     }
 
     /// Decides `command` on a new order numbered `order_no`, committing nothing: see
-    /// [`Self::commit_new`].
+    /// [`Self::commit_claimed`].
     pub fn decide_new(
         &self,
         order_no: &OrderNo,

@@ -9,10 +9,10 @@ pub struct Intake {
     pub answer: Option<String>,
 }
 
-pub async fn find<'c>(conn: impl sqlx::PgExecutor<'c>, external_order_no: &str) -> Result<Option<Intake>, sqlx::Error> {
+pub async fn find(pool: &PgPool, external_order_no: &str) -> Result<Option<Intake>, sqlx::Error> {
     sqlx::query_as("SELECT external_order_no, order_no, answer FROM xgj_intake WHERE external_order_no = $1")
         .bind(external_order_no)
-        .fetch_optional(conn)
+        .fetch_optional(pool)
         .await
 }
 

@@ -182,7 +182,8 @@ impl OrderStore {
         let mut tx = self.begin().await.map_err(store)?;
         let executed = self.insert(&mut tx, decided, views, None).await?;
         tx.commit().await.map_err(store)?;
-        executed.ok_or_else(|| ExecuteError::Store("nothing was claimed, yet nothing was written".into()))
+        // Only a claim can stop an append from writing.
+        executed.ok_or_else(|| ExecuteError::Store("an append without a claim wrote nothing".into()))
     }
 
     /// A command's transaction: begun with the view tables' lock and the savepoint its views
@@ -216,7 +217,6 @@ impl OrderStore {
         }
         ctx.current_sequence += events.len();
         Ok(Decided {
-            base,
             events,
             current: Current { order_no, ctx },
         })
@@ -253,7 +253,8 @@ impl OrderStore {
         views: Views,
         claim: Option<&NewClaim<'_>>,
     ) -> Result<Option<Executed>, ExecuteError> {
-        let Decided { base, events, current } = decided;
+        let new_order = decided.is_new_order();
+        let Decided { events, current } = decided;
         if events.is_empty() {
             return Ok(Some(Executed { events, current }));
         }
@@ -273,7 +274,7 @@ impl OrderStore {
             events_part(w, order_no.as_str(), &events)
         };
         let (written, refreshed) = match views {
-            Views::Refreshed if base == 0 => self
+            Views::Refreshed if new_order => self
                 .projections
                 .append_new_order(tx, order_no.as_str(), &events, part)
                 .await
@@ -330,8 +331,6 @@ fn count_outcome(result: Result<&Executed, &ExecuteError>) {
 
 /// A command decided on an order, its events not committed yet ([`OrderStore::decide`]).
 pub struct Decided {
-    /// The sequence the order was at.
-    base: usize,
     events: Vec<EventEnvelope<Order>>,
     /// The order as the events leave it.
     current: Current,
@@ -343,8 +342,9 @@ impl Decided {
         self.current.order()
     }
 
-    pub fn order_no(&self) -> &OrderNo {
-        self.current.order_no()
+    /// Whether these are the order's first events (nothing of it is stored yet).
+    fn is_new_order(&self) -> bool {
+        self.current.ctx.current_sequence == self.events.len()
     }
 }
 

@@ -881,11 +881,9 @@ impl BatchWrite {
         for<'q> Vec<T>: sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
         T: Send,
     {
-        use sqlx::Arguments;
-        self.args.add(values).map_err(sqlx::Error::Encode)?;
-        self.bound += 1;
+        let placeholder = self.bind(values)?;
         let ty = if ty.starts_with("json") { "text" } else { ty };
-        Ok(format!("${}::{ty}[]", self.bound))
+        Ok(format!("{placeholder}::{ty}[]"))
     }
 
     /// `INSERT INTO table (columns) SELECT select FROM unnest(arrays) … on_conflict`.
@@ -1097,10 +1095,17 @@ pub(crate) fn begin_command() -> String {
     format!("BEGIN; {}; SAVEPOINT views", lock_views("ROW EXCLUSIVE"))
 }
 
-async fn rollback_to_savepoint(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+/// After views that failed: back to the savepoint `begin_command` set, and the events (and a
+/// claim guarding them) appended alone. Answers whether the guard held.
+async fn append_alone(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events: impl Fn(&mut BatchWrite) -> Result<(), sqlx::Error>,
+) -> Result<bool, sqlx::Error> {
     let conn: &mut sqlx::PgConnection = tx;
     sqlx::Executor::execute(conn, "ROLLBACK TO SAVEPOINT views").await?;
-    Ok(())
+    let mut w = BatchWrite::default();
+    events(&mut w)?;
+    w.execute(tx).await
 }
 
 /// Whether an append failed because another command took the events' sequence numbers first.
@@ -1355,10 +1360,7 @@ impl Projections {
             Ok(_) => return Ok(ViewRefresh::Done),
             Err(e) => e,
         };
-        rollback_to_savepoint(tx).await?;
-        let mut w = BatchWrite::default();
-        events(&mut w)?;
-        w.execute(tx).await?;
+        append_alone(tx, events).await?;
         Ok(ViewRefresh::Failed(refreshed))
     }
 
@@ -1403,10 +1405,7 @@ impl Projections {
                 }
             }
         };
-        rollback_to_savepoint(tx).await?;
-        let mut w = BatchWrite::default();
-        events(&mut w)?;
-        let written = w.execute(tx).await?;
+        let written = append_alone(tx, events).await?;
         Ok((written, ViewRefresh::Failed(failed)))
     }
 

@@ -4,10 +4,11 @@
 //! 1. the goods and `max_amount` are checked (1202 leaves nothing behind);
 //! 2. the intake command is decided in memory on a new order number, and the answer built from
 //!    the order it would leave;
-//! 3. one transaction claims the number for the `order_no` with that answer, and commits both
-//!    intake events and the order's views: all of it or nothing. Concurrent copies wait for it
-//!    and get the answer kept; a repeat, now or a week later, gets the same bytes;
-//! 4. a claim with no answer (left by a call that failed after claiming, under older code) is
+//! 3. one statement claims the number for the `order_no` with that answer and, only if the claim
+//!    is new, appends both intake events and writes the order's views: all of it or nothing.
+//!    Concurrent copies wait for it and get the answer kept; a repeat, now or a week later, gets
+//!    the same bytes;
+//! 4. a claim with no answer (left by older code, which claimed first and answered last) is
 //!    completed by running the command on the claimed number: it does nothing when the order
 //!    exists, so the retry finishes the work instead of redoing it, and the first answer kept
 //!    wins.
@@ -131,7 +132,7 @@ async fn take_in(
     };
     let actor = Actor::at("xgj_virtual", now);
     // The order is decided first, in memory, so that its answer is known before anything is
-    // written: the claim, the answer, the events and the views then commit in one transaction.
+    // written: the claim, the answer, the events and the views are then one statement.
     let candidate = OrderNo::generate(now, &mut rand::thread_rng());
     let decided = state
         .service

@@ -438,3 +438,37 @@ async fn a_view_that_cannot_be_written_never_fails_the_command_and_the_catch_up_
     assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 3);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn two_commands_taking_in_one_new_order_at_once_make_it_once_with_its_views() {
+    // What two retries of a claim left without an answer (older code) do: both run the intake
+    // command on the same new number. The second append meets the first's events and is
+    // decided again on them (nothing to do), instead of failing or writing anything twice.
+    let app = spawn().await;
+    let store = OrderStore::new(app.pool.clone());
+    let no = OrderNo::parse("XY20260321035147663EN6S").unwrap();
+    let meta = EventMeta::accepted("xgj_virtual", "req-race", Utc::now());
+    let run = || {
+        store.execute(
+            &no,
+            take_in(&no, "4502196109060000077"),
+            &meta,
+            xyt_store::orders::OnConflict::Retry,
+        )
+    };
+    let (a, b) = tokio::join!(run(), run());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.events.len() + b.events.len(),
+        2,
+        "one of them appended both intake events"
+    );
+    assert_eq!(app.event_count().await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM order_list").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM order_event_log").await, 2);
+    assert_eq!(
+        offsets(&app, no.as_str()).await.iter().map(|o| o.1).collect::<Vec<_>>(),
+        [2, 2, 2, 2]
+    );
+    app.finish().await;
+}
