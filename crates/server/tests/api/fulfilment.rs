@@ -66,6 +66,8 @@ pub(crate) async fn pushed_order(app: &TestApp, external: &str) -> (String, Stri
     let (status, d) = app.post_json(&format!("/api/orders/{no}/push"), &json!({})).await;
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["statusLabel"], "待出票", "{d}");
+    // The form's group push is sent by the worker; its event settles before the caller counts.
+    wait_for_events(app, &no, &["user_form_group_pushed"]).await;
     (no, date)
 }
 
