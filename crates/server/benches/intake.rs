@@ -230,7 +230,7 @@ impl Pattern {
             previous = hash;
         }
         let head = t.events.last().map_or(0, |e| e.0);
-        offsets.extend_from_slice(format!("deliveries\t{no}\t{head}\n").as_bytes());
+        offsets.extend_from_slice(format!("{no}\t{head}\n").as_bytes());
     }
 }
 
@@ -294,7 +294,7 @@ async fn bulk_orders(
                 copy.finish().await?;
                 if deliveries_applied {
                     let mut copy = tx
-                        .copy_in_raw("COPY projection_offsets (projection, order_no, version) FROM STDIN")
+                        .copy_in_raw("COPY delivery_offsets (order_no, version) FROM STDIN")
                         .await?;
                     copy.send(offsets).await?;
                     copy.finish().await?;
@@ -615,7 +615,7 @@ async fn main() -> anyhow::Result<()> {
         true,
         "the same rebuild against the fold that writes nothing".into(),
     );
-    sqlx::query("ANALYZE order_list, order_detail, order_event_log, projection_offsets")
+    sqlx::query("ANALYZE order_list, order_detail, order_event_log, view_offsets, delivery_offsets")
         .execute(&pool)
         .await?;
 

@@ -28,74 +28,55 @@ use xyt_domain::order::messages;
 use xyt_domain::pricing::SeasonCalendar;
 use xyt_domain::target::Target;
 
-/// Every projection the refresh keeps an offset for, declared once: the refresh, the catch-up,
-/// the rebuild's truncate and `--verify`'s scratch tables all read this list.
+/// Every view the refresh writes, declared once: the refresh, the rebuild's truncate and
+/// `--verify`'s scratch tables all read this list. They are written together, by one statement,
+/// so they share one offset per order (`view_offsets`). The deliveries that events call for are
+/// not a view (they are real sends, which a rebuild keeps): their offset is kept apart
+/// (`delivery_offsets`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projection {
     OrderList,
     OrderDetail,
     OrderEventLog,
-    /// Not a view: the deliveries that events call for, created once per (event, type).
-    Deliveries,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 4] = [
+    pub const ALL: [Projection; 3] = [
         Projection::OrderList,
         Projection::OrderDetail,
         Projection::OrderEventLog,
-        Projection::Deliveries,
     ];
 
-    /// The name stored in `projection_offsets`.
-    pub const fn name(self) -> &'static str {
+    /// The view's table among `tables`, and the key that names one of its rows.
+    fn view(self, tables: &Tables) -> (&'static str, &'static str) {
         match self {
-            Projection::OrderList => "order_list",
-            Projection::OrderDetail => "order_detail",
-            Projection::OrderEventLog => "order_event_log",
-            Projection::Deliveries => "deliveries",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// The view's table among `tables`, and the key that names one of its rows; none for the
-    /// deliveries, which are real sends that a rebuild keeps.
-    fn view(self, tables: &Tables) -> Option<(&'static str, &'static str)> {
-        match self {
-            Projection::OrderList => Some((tables.list, "order_no")),
-            Projection::OrderDetail => Some((tables.detail, "order_no")),
-            Projection::OrderEventLog => Some((tables.log, "order_no || '#' || sequence")),
-            Projection::Deliveries => None,
+            Projection::OrderList => (tables.list, "order_no"),
+            Projection::OrderDetail => (tables.detail, "order_no"),
+            Projection::OrderEventLog => (tables.log, "order_no || '#' || sequence"),
         }
     }
 }
+
+/// The deliveries' offsets: live only (a scratch rebuild creates no deliveries).
+const DELIVERY_OFFSETS: &str = "delivery_offsets";
 
 /// `LOCK TABLE` of everything a refresh writes and a rebuild empties, always in this one order:
 /// a refresh that runs inside a command's transaction (after its events) and a rebuild's
 /// truncate then queue behind each other instead of each holding what the other waits for.
 fn lock_views(mode: &str) -> String {
-    let views: Vec<&str> = Projection::ALL
-        .iter()
-        .filter_map(|p| p.view(&LIVE))
-        .map(|v| v.0)
-        .collect();
+    let views: Vec<&str> = Projection::ALL.iter().map(|p| p.view(&LIVE).0).collect();
     format!(
-        "LOCK TABLE projection_offsets, {}, order_fold_snapshots IN {mode} MODE",
+        "LOCK TABLE {}, {DELIVERY_OFFSETS}, {}, order_fold_snapshots IN {mode} MODE",
+        LIVE.offsets,
         views.join(", ")
     )
 }
 
-/// The last sequence each projection applied for one order (0: none yet).
+/// The last sequence one order's views, and its deliveries, applied (0: none yet).
 #[derive(Debug, Clone, Copy, Default)]
-struct Offsets([i64; Projection::ALL.len()]);
-
-impl Offsets {
-    fn get(&self, p: Projection) -> i64 {
-        self.0[p as usize]
-    }
+struct Offsets {
+    views: i64,
+    deliveries: i64,
 }
 
 /// How many attempts a delivery gets before it fails for good (a resend allows one more).
@@ -444,6 +425,7 @@ pub struct Tables {
     pub list: &'static str,
     pub detail: &'static str,
     pub log: &'static str,
+    /// The views' offsets.
     pub offsets: &'static str,
     /// Whether events create the deliveries they call for (never into scratch tables).
     pub deliveries: bool,
@@ -460,7 +442,7 @@ pub const LIVE: Tables = Tables {
     list: "order_list",
     detail: "order_detail",
     log: "order_event_log",
-    offsets: "projection_offsets",
+    offsets: "view_offsets",
     deliveries: true,
     snapshots: true,
     fresh: false,
@@ -470,7 +452,7 @@ pub const SCRATCH: Tables = Tables {
     list: "verify_order_list",
     detail: "verify_order_detail",
     log: "verify_order_event_log",
-    offsets: "verify_projection_offsets",
+    offsets: "verify_view_offsets",
     deliveries: false,
     snapshots: false,
     fresh: false,
@@ -614,12 +596,12 @@ struct Rows {
     detail: Vec<OrderDetailRow>,
     log: Vec<EventLogRow>,
     offsets: Vec<OffsetRow>,
+    delivery_offsets: Vec<OffsetRow>,
     snapshots: Vec<SnapshotRow>,
 }
 
-/// The version a projection reached for an order.
+/// The version an order's views (or its deliveries) reached.
 struct OffsetRow {
-    projection: &'static str,
     order_no: String,
     version: i64,
 }
@@ -669,11 +651,10 @@ async fn load_snapshots(
 ) -> Result<HashMap<String, Folded>, sqlx::Error> {
     // How far the projections that replay events have applied: a snapshot past that is no use.
     let replayed = |o: &Offsets| {
-        let log = o.get(Projection::OrderEventLog);
         if tables.deliveries {
-            log.min(o.get(Projection::Deliveries))
+            o.views.min(o.deliveries)
         } else {
-            log
+            o.views
         }
     };
     // Only streams already this long can have one: new orders and a rebuild ask nothing more.
@@ -778,9 +759,9 @@ async fn fold(
         .map(|e| e.meta.processed_at)
         .or(updated_at)
         .unwrap_or(created_at);
-    let log_offset = offsets.get(Projection::OrderEventLog);
+    let log_offset = offsets.views;
     let deliveries_offset = if tables.deliveries {
-        offsets.get(Projection::Deliveries)
+        offsets.deliveries
     } else {
         i64::MAX
     };
@@ -808,22 +789,21 @@ async fn fold(
             rows.log.push(event_log_row(order_no, sequence, &meta, change));
         }
     }
-    if let Some(detail) = f.detail(created_at, updated_at, head) {
-        if offsets.get(Projection::OrderList) < head {
+    if offsets.views < head {
+        if let Some(detail) = f.detail(created_at, updated_at, head) {
             rows.list.push(order_list_row(&f.order, &detail));
-        }
-        if offsets.get(Projection::OrderDetail) < head {
             rows.detail.push(order_detail_row(&f.order, &detail)?);
         }
+        rows.offsets.push(OffsetRow {
+            order_no: order_no.to_string(),
+            version: head,
+        });
     }
-    for p in Projection::ALL {
-        if offsets.get(p) < head {
-            rows.offsets.push(OffsetRow {
-                projection: p.name(),
-                order_no: order_no.to_string(),
-                version: head,
-            });
-        }
+    if tables.deliveries && offsets.deliveries < head {
+        rows.delivery_offsets.push(OffsetRow {
+            order_no: order_no.to_string(),
+            version: head,
+        });
     }
     if tables.snapshots && head >= SNAPSHOT_MIN_EVENTS && head - from >= SNAPSHOT_EVERY {
         let state = serde_json::to_string(&Folded {
@@ -1006,7 +986,7 @@ const LOG_COLUMNS: [(&str, &str); 11] = [
     ("after", "jsonb"),
 ];
 
-const OFFSET_COLUMNS: [(&str, &str); 3] = [("projection", "text"), ("order_no", "text"), ("version", "bigint")];
+const OFFSET_COLUMNS: [(&str, &str); 2] = [("order_no", "text"), ("version", "bigint")];
 
 const SNAPSHOT_COLUMNS: [(&str, &str); 4] = [
     ("order_no", "text"),
@@ -1046,29 +1026,23 @@ fn write_into(w: &mut BatchWrite, tables: Tables, rows: Rows) -> Result<(), sqlx
         let a = arrays!(w, DETAIL_COLUMNS, rows.detail; order_no, form_token, doc, updated_at);
         w.insert(tables.detail, &DETAIL_COLUMNS, a, &upsert(tables, &DETAIL_COLUMNS));
     }
-    // A rebuild keeps the deliveries' offsets (they are real sends): those are upserted still.
-    let (kept, new): (Vec<OffsetRow>, Vec<OffsetRow>) = if tables.fresh {
-        rows.offsets
-            .into_iter()
-            .partition(|o| o.projection == Projection::Deliveries.name())
-    } else {
-        (rows.offsets, vec![])
+    // Offsets only move forward. A rebuild's batch inserts the views' offsets fresh; the
+    // deliveries' (which a rebuild keeps, as they are real sends) are upserted still.
+    let forward = |table: &str| {
+        format!("ON CONFLICT (order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)")
     };
-    let table = tables.offsets;
-    if !kept.is_empty() {
-        let a = arrays!(w, OFFSET_COLUMNS, kept; projection, order_no, version);
-        w.insert(
-            table,
-            &OFFSET_COLUMNS,
-            a,
-            &format!(
-                "ON CONFLICT (projection, order_no) DO UPDATE SET version = GREATEST({table}.version, EXCLUDED.version)"
-            ),
-        );
+    if !rows.offsets.is_empty() {
+        let a = arrays!(w, OFFSET_COLUMNS, rows.offsets; order_no, version);
+        let on_conflict = if tables.fresh {
+            String::new()
+        } else {
+            forward(tables.offsets)
+        };
+        w.insert(tables.offsets, &OFFSET_COLUMNS, a, &on_conflict);
     }
-    if !new.is_empty() {
-        let a = arrays!(w, OFFSET_COLUMNS, new; projection, order_no, version);
-        w.insert(table, &OFFSET_COLUMNS, a, "");
+    if !rows.delivery_offsets.is_empty() {
+        let a = arrays!(w, OFFSET_COLUMNS, rows.delivery_offsets; order_no, version);
+        w.insert(DELIVERY_OFFSETS, &OFFSET_COLUMNS, a, &forward(DELIVERY_OFFSETS));
     }
     if !rows.snapshots.is_empty() {
         let a = arrays!(w, SNAPSHOT_COLUMNS, rows.snapshots; order_no, sequence, fold_version, state);
@@ -1148,22 +1122,31 @@ async fn refresh_in(
     if locks == Locks::OrdersAndViews {
         sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
     }
-    let mut offsets: HashMap<String, Offsets> = HashMap::new();
-    let stored: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        // One index probe per order (`= ANY` of a thousand keys may be planned as a scan of
-        // the whole table, which made a rebuild cost the square of the order count).
-        "SELECT o.projection, o.order_no, o.version FROM unnest($1::text[]) AS k(order_no)
-         JOIN {} o USING (order_no)",
+    // One index probe per order and table (`= ANY` of a thousand keys may be planned as a scan
+    // of the whole table, which made a rebuild cost the square of the order count).
+    let deliveries = if tables.deliveries {
+        format!("(SELECT d.version FROM {DELIVERY_OFFSETS} d WHERE d.order_no = k.order_no)")
+    } else {
+        "NULL::bigint".into()
+    };
+    let stored: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT k.order_no, (SELECT v.version FROM {} v WHERE v.order_no = k.order_no), {deliveries}
+         FROM unnest($1::text[]) AS k(order_no)",
         tables.offsets
     ))
     .bind(&sorted)
     .fetch_all(&mut **tx)
     .await?;
-    for (p, order_no, version) in stored {
-        if let Some(p) = Projection::parse(&p) {
-            offsets.entry(order_no).or_default().0[p as usize] = version;
-        }
-    }
+    let offsets: HashMap<String, Offsets> = stored
+        .into_iter()
+        .map(|(order_no, views, deliveries)| {
+            let o = Offsets {
+                views: views.unwrap_or(0),
+                deliveries: deliveries.unwrap_or(0),
+            };
+            (order_no, o)
+        })
+        .collect();
     let starts = load_snapshots(tx, tables, &sorted, &offsets).await?;
     let streams = load_streams(tx, &sorted, starts).await?;
     let mut rows = Rows::default();
@@ -1312,7 +1295,7 @@ pub fn decode(
 fn scratch_tables() -> Vec<(&'static str, &'static str)> {
     Projection::ALL
         .iter()
-        .filter_map(|p| Some((p.view(&SCRATCH)?.0, p.view(&LIVE)?.0)))
+        .map(|p| (p.view(&SCRATCH).0, p.view(&LIVE).0))
         .chain([(SCRATCH.offsets, LIVE.offsets)])
         .collect()
 }
@@ -1479,21 +1462,21 @@ impl Projections {
             return Ok((vec![], safe, rows.len()));
         }
         let order_nos: Vec<String> = heads.keys().cloned().collect();
-        let applied: HashMap<String, (i64, i64)> = sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT order_no, min(version), count(*) FROM projection_offsets WHERE order_no = ANY($1) GROUP BY order_no",
-        )
+        // The lower of each order's two offsets (none stored: 0).
+        let applied: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(&format!(
+            "SELECT k.order_no, LEAST(coalesce((SELECT v.version FROM {} v WHERE v.order_no = k.order_no), 0),
+                                      coalesce((SELECT d.version FROM {DELIVERY_OFFSETS} d WHERE d.order_no = k.order_no), 0))
+             FROM unnest($1::text[]) AS k(order_no)",
+            LIVE.offsets
+        ))
         .bind(&order_nos)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(|(o, v, n)| (o, (v, n)))
         .collect();
         let mut lagging: Vec<String> = heads
             .into_iter()
-            .filter(|(o, head)| match applied.get(o) {
-                Some((min, n)) => *n < Projection::ALL.len() as i64 || min < head,
-                None => true,
-            })
+            .filter(|(o, head)| applied.get(o).is_none_or(|applied| applied < head))
             .map(|(o, _)| o)
             .collect();
         lagging.sort();
@@ -1571,23 +1554,14 @@ impl Projections {
             sqlx::query(&lock_views("ACCESS EXCLUSIVE")).execute(&mut *tx).await?;
             // Deliveries stay (they are real sends), and so do their offsets: the events that
             // called for them are not asked again.
-            let views: Vec<&str> = Projection::ALL
-                .iter()
-                .filter_map(|p| p.view(&LIVE))
-                .map(|v| v.0)
-                .collect();
-            sqlx::query(&format!("TRUNCATE {}, order_fold_snapshots", views.join(", ")))
-                .execute(&mut *tx)
-                .await?;
-            let kept: Vec<&str> = Projection::ALL
-                .iter()
-                .filter(|p| p.view(&LIVE).is_none())
-                .map(|p| p.name())
-                .collect();
-            sqlx::query("DELETE FROM projection_offsets WHERE projection <> ALL($1)")
-                .bind(kept)
-                .execute(&mut *tx)
-                .await?;
+            let views: Vec<&str> = Projection::ALL.iter().map(|p| p.view(&LIVE).0).collect();
+            sqlx::query(&format!(
+                "TRUNCATE {}, {}, order_fold_snapshots",
+                views.join(", "),
+                LIVE.offsets
+            ))
+            .execute(&mut *tx)
+            .await?;
             // The emptied views' secondary indexes: built once at the end (`restore_indexes`)
             // instead of kept up to date row by row. Primary keys and constraints stay (a
             // command's refresh meanwhile upserts by primary key), and so does every index of
@@ -1742,10 +1716,7 @@ impl Projections {
     async fn differences(&self) -> anyhow::Result<Vec<Difference>> {
         let mut out = vec![];
         for p in Projection::ALL {
-            let (Some((live, key)), Some((scratch, _))) = (p.view(&LIVE), p.view(&SCRATCH)) else {
-                continue;
-            };
-            let table = p.name();
+            let ((live, key), (scratch, _)) = (p.view(&LIVE), p.view(&SCRATCH));
             // json has no equality: its columns are compared as jsonb (by value, not spelling).
             let columns: String = sqlx::query_scalar(
                 "SELECT string_agg(quote_ident(column_name) || CASE WHEN data_type = 'json' THEN '::jsonb' ELSE '' END,
@@ -1768,7 +1739,7 @@ impl Projections {
             .fetch_all(&self.pool)
             .await?;
             out.extend(rows.into_iter().map(|(k, kind)| Difference {
-                table,
+                table: live,
                 key: k,
                 kind: match kind.as_str() {
                     "differs" => "differs",

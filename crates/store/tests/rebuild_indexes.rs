@@ -3,39 +3,16 @@
 //! rebuild (of either mode) builds them. Needs PostgreSQL at XYT_TEST_DATABASE_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres); creates and drops its own database.
 
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+mod common;
+
+use sqlx::PgPool;
 use xyt_store::projections::{Projections, RebuildMode};
-
-async fn fresh_database() -> (String, String, PgPool) {
-    let admin =
-        std::env::var("XYT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db = format!("xyt_test_rebuild_{}", uuid::Uuid::new_v4().simple());
-    PgConnection::connect(&admin)
-        .await
-        .unwrap()
-        .execute(format!(r#"CREATE DATABASE "{db}""#).as_str())
-        .await
-        .unwrap();
-    let url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
-    let pool = xyt_store::db::pool(&url, 4).unwrap();
-    xyt_store::db::migrate(&pool).await.unwrap();
-    (admin, db, pool)
-}
-
-async fn drop_database(admin: &str, db: &str, pool: PgPool) {
-    pool.close().await;
-    let _ = PgConnection::connect(admin)
-        .await
-        .unwrap()
-        .execute(format!(r#"DROP DATABASE "{db}" WITH (FORCE)"#).as_str())
-        .await;
-}
 
 /// Every index of the view tables, with its definition.
 async fn view_indexes(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT indexname::text, indexdef FROM pg_indexes
-         WHERE tablename IN ('order_list', 'order_detail', 'order_event_log', 'projection_offsets')
+         WHERE tablename IN ('order_list', 'order_detail', 'order_event_log', 'view_offsets')
          ORDER BY 1",
     )
     .fetch_all(pool)
@@ -45,7 +22,9 @@ async fn view_indexes(pool: &PgPool) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_rebuild_leaves_the_views_indexed_as_before_and_heals_one_that_stopped_half_way() {
-    let (admin, db, pool) = fresh_database().await;
+    let db = common::TestDatabase::empty("rebuild").await;
+    let pool = db.pool.clone();
+    xyt_store::db::migrate(&pool).await.unwrap();
     let before = view_indexes(&pool).await;
     assert!(before.iter().any(|i| i.0 == "order_list_status"), "{before:?}");
     let projections = Projections::new(pool.clone());
@@ -75,5 +54,5 @@ async fn a_rebuild_leaves_the_views_indexed_as_before_and_heals_one_that_stopped
     assert!(report.differences.is_empty(), "{:?}", report.differences);
     assert_eq!(view_indexes(&pool).await, before);
 
-    drop_database(&admin, &db, pool).await;
+    db.drop().await;
 }
