@@ -182,8 +182,13 @@ fn read_password() -> anyhow::Result<String> {
     Ok(p.to_string())
 }
 
+/// A migrated pool from `DATABASE_URL` alone: the tools need nothing else of the environment.
 async fn tool_pool() -> anyhow::Result<xyt_store::PgPool> {
-    let pool = xyt_store::db::pool(&xyt_server::env_config::database_url_from_env()?, 2)?;
+    tool_pool_of(2).await
+}
+
+async fn tool_pool_of(max_connections: u32) -> anyhow::Result<xyt_store::PgPool> {
+    let pool = xyt_store::db::pool(&xyt_server::env_config::database_url_from_env()?, max_connections)?;
     xyt_store::db::migrate(&pool).await.context("migrating the database")?;
     Ok(pool)
 }
@@ -361,17 +366,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             init_tracing();
-            let config = EnvConfig::from_env()?;
-            let pool = xyt_store::db::pool(&config.database_url, 2)?;
-            xyt_store::db::migrate(&pool).await.context("migrating the database")?;
+            tool_pool().await?;
             println!("migrations applied");
             Ok(())
         }
         Command::RebuildViews { verify } => {
             init_tracing();
-            let config = EnvConfig::from_env()?;
-            let pool = xyt_store::db::pool(&config.database_url, 4)?;
-            xyt_store::db::migrate(&pool).await?;
+            // Two batches in flight, each on its own connection, and the reads between them.
+            let pool = tool_pool_of(4).await?;
             let started = std::time::Instant::now();
             let report = xyt_store::projections::Projections::new(pool)
                 .rebuild(

@@ -267,10 +267,13 @@ async fn an_address_with_too_many_failures_gets_429() {
     app.finish().await;
 }
 
-fn xyt(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+/// Runs `xyt` with `args` against the app's database, and nothing else of the environment: the
+/// tools need only `DATABASE_URL`.
+pub(crate) fn xyt(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xyt"))
         .args(args)
+        .env_clear()
         .env("DATABASE_URL", &app.database_url)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

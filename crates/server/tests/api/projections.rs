@@ -140,6 +140,22 @@ async fn rebuilding_all_views_gives_the_same_views() {
 }
 
 #[tokio::test]
+async fn xyt_rebuild_views_needs_only_the_database_and_its_verify_finds_the_views_it_rebuilt() {
+    let app = spawn().await;
+    app.purchase(&seed()).await;
+    let no = app.order_no_of("4502196109060005933").await;
+    let detail_before = app.get(&format!("/api/orders/{no}")).await.1;
+    let (ok, out, err) = crate::access::xyt(&app, &["rebuild-views"], "");
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("rebuilt the views of 1 orders ("), "{out}");
+    assert_eq!(app.get(&format!("/api/orders/{no}")).await.1, detail_before);
+    let (ok, out, err) = crate::access::xyt(&app, &["rebuild-views", "--verify"], "");
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("every row of the live views matches the rebuild"), "{out}");
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn a_restart_with_work_done_loses_nothing_and_repeats_nothing() {
     let mut app = spawn().await;
     let (first, _) = app.send(&app.purchase_call(&seed())).await;
