@@ -615,7 +615,7 @@ async fn main() -> anyhow::Result<()> {
         true,
         "the same rebuild against the fold that writes nothing".into(),
     );
-    sqlx::query("ANALYZE order_list, order_detail, order_event_log, view_offsets, delivery_offsets")
+    sqlx::query("ANALYZE order_list, order_detail, view_offsets, delivery_offsets")
         .execute(&pool)
         .await?;
 

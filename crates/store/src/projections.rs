@@ -1,4 +1,5 @@
-//! Projections: the order list, the order detail and the event log, derived from the events.
+//! Projections: the order list and the order detail, derived from the events, and the deliveries
+//! the events call for. (The event log is folded from the events when it is read: `replay`.)
 //!
 //! `refresh(order)` folds the order's whole stream (streams are short: tens of events) and, in
 //! one transaction under a per-order advisory lock, writes every view that is behind, together
@@ -37,22 +38,16 @@ use xyt_domain::target::Target;
 pub enum Projection {
     OrderList,
     OrderDetail,
-    OrderEventLog,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 3] = [
-        Projection::OrderList,
-        Projection::OrderDetail,
-        Projection::OrderEventLog,
-    ];
+    pub const ALL: [Projection; 2] = [Projection::OrderList, Projection::OrderDetail];
 
     /// The view's table among `tables`, and the key that names one of its rows.
     fn view(self, tables: &Tables) -> (&'static str, &'static str) {
         match self {
             Projection::OrderList => (tables.list, "order_no"),
             Projection::OrderDetail => (tables.detail, "order_no"),
-            Projection::OrderEventLog => (tables.log, "order_no || '#' || sequence"),
         }
     }
 }
@@ -424,7 +419,6 @@ fn learn(facts: &mut MetaFacts, event: &OrderEvent, meta: &EventMeta) {
 pub struct Tables {
     pub list: &'static str,
     pub detail: &'static str,
-    pub log: &'static str,
     /// The views' offsets.
     pub offsets: &'static str,
     /// Whether events create the deliveries they call for (never into scratch tables).
@@ -441,7 +435,6 @@ pub struct Tables {
 pub const LIVE: Tables = Tables {
     list: "order_list",
     detail: "order_detail",
-    log: "order_event_log",
     offsets: "view_offsets",
     deliveries: true,
     snapshots: true,
@@ -451,7 +444,6 @@ pub const LIVE: Tables = Tables {
 pub const SCRATCH: Tables = Tables {
     list: "verify_order_list",
     detail: "verify_order_detail",
-    log: "verify_order_event_log",
     offsets: "verify_view_offsets",
     deliveries: false,
     snapshots: false,
@@ -498,22 +490,6 @@ struct OrderDetailRow {
     updated_at: DateTime<Utc>,
 }
 
-/// One row of `order_event_log`: what the event's metadata and the fold tell (its type, version
-/// and payload are read from the event itself).
-struct EventLogRow {
-    order_no: String,
-    sequence: i64,
-    source: String,
-    result: String,
-    created_at: DateTime<Utc>,
-    processed_at: DateTime<Utc>,
-    request_id: String,
-    error_code: Option<String>,
-    error_message: Option<String>,
-    before: String,
-    after: String,
-}
-
 fn order_list_row(order: &Order, detail: &OrderDetail) -> OrderListRow {
     let form = order.form.as_ref();
     OrderListRow {
@@ -552,27 +528,6 @@ fn order_detail_row(order: &Order, detail: &OrderDetail) -> anyhow::Result<Order
     })
 }
 
-fn event_log_row(
-    order_no: &str,
-    sequence: i64,
-    meta: &EventMeta,
-    change: (serde_json::Value, serde_json::Value),
-) -> EventLogRow {
-    EventLogRow {
-        order_no: order_no.to_string(),
-        sequence,
-        source: meta.source.clone(),
-        result: meta.result.clone(),
-        created_at: meta.created_at,
-        processed_at: meta.processed_at,
-        request_id: meta.request_id.clone(),
-        error_code: meta.error_code.clone(),
-        error_message: meta.error_message.clone(),
-        before: change.0.to_string(),
-        after: change.1.to_string(),
-    }
-}
-
 /// Creates the deliveries one event calls for (once per (event, type)).
 async fn create_deliveries(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -594,7 +549,6 @@ async fn create_deliveries(
 struct Rows {
     list: Vec<OrderListRow>,
     detail: Vec<OrderDetailRow>,
-    log: Vec<EventLogRow>,
     offsets: Vec<OffsetRow>,
     delivery_offsets: Vec<OffsetRow>,
     snapshots: Vec<SnapshotRow>,
@@ -641,22 +595,16 @@ struct Stream {
 
 type Streams = BTreeMap<String, Result<Stream, anyhow::Error>>;
 
-/// The usable snapshots of `order_nos`: of this fold's version, and no further than every
-/// projection that replays events (the log, the deliveries) has applied.
+/// The usable snapshots of `order_nos`: of this fold's version, and no further than the
+/// deliveries (which replay each event, where the views need only the fold's end) have applied.
 async fn load_snapshots(
     conn: &mut sqlx::PgConnection,
     tables: Tables,
     order_nos: &[String],
     offsets: &HashMap<String, Offsets>,
 ) -> Result<HashMap<String, Folded>, sqlx::Error> {
-    // How far the projections that replay events have applied: a snapshot past that is no use.
-    let replayed = |o: &Offsets| {
-        if tables.deliveries {
-            o.views.min(o.deliveries)
-        } else {
-            o.views
-        }
-    };
+    // How far the deliveries have applied: a snapshot past that is no use.
+    let replayed = |o: &Offsets| if tables.deliveries { o.deliveries } else { i64::MAX };
     // Only streams already this long can have one: new orders and a rebuild ask nothing more.
     let candidates: Vec<&String> = order_nos
         .iter()
@@ -759,35 +707,20 @@ async fn fold(
         .map(|e| e.meta.processed_at)
         .or(updated_at)
         .unwrap_or(created_at);
-    let log_offset = offsets.views;
     let deliveries_offset = if tables.deliveries {
         offsets.deliveries
     } else {
         i64::MAX
     };
-    // The tracked fields after the last event stepped: the next step's "before".
-    let mut tracked: Option<BTreeMap<&'static str, String>> = None;
     for e in events {
         let StoredEvent { sequence, event, meta } = e;
         if sequence <= deliveries_offset {
-            // The log's before/after only where the log is behind: a rebuild folds millions of events.
-            if sequence > log_offset {
-                let (change, after) = f.step_from(tracked.take(), event, &meta);
-                tracked = Some(after);
-                rows.log.push(event_log_row(order_no, sequence, &meta, change));
-            } else {
-                tracked = None;
-                f.apply(event, &meta);
-            }
+            f.apply(event, &meta);
             continue;
         }
         let cloned = event.clone();
-        let (change, after) = f.step_from(tracked.take(), event, &meta);
-        tracked = Some(after);
+        f.apply(event, &meta);
         create_deliveries(tx, order_no, &f.order, sequence, &cloned).await?;
-        if sequence > log_offset {
-            rows.log.push(event_log_row(order_no, sequence, &meta, change));
-        }
     }
     if offsets.views < head {
         if let Some(detail) = f.detail(created_at, updated_at, head) {
@@ -970,22 +903,6 @@ const DETAIL_COLUMNS: [(&str, &str); 4] = [
     ("updated_at", "timestamptz"),
 ];
 
-/// The event log's own columns: its type, version and payload stay in the event itself, and
-/// reads join it by its key.
-const LOG_COLUMNS: [(&str, &str); 11] = [
-    ("order_no", "text"),
-    ("sequence", "bigint"),
-    ("source", "text"),
-    ("result", "text"),
-    ("created_at", "timestamptz"),
-    ("processed_at", "timestamptz"),
-    ("request_id", "text"),
-    ("error_code", "text"),
-    ("error_message", "text"),
-    ("before", "jsonb"),
-    ("after", "jsonb"),
-];
-
 const OFFSET_COLUMNS: [(&str, &str); 2] = [("order_no", "text"), ("version", "bigint")];
 
 const SNAPSHOT_COLUMNS: [(&str, &str); 4] = [
@@ -1005,16 +922,6 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tables: Tables, r
 /// Adds the parts that write a batch's view rows (and the offsets and snapshots) to `w` (whose
 /// writer holds the view tables' lock already: `lock_views`).
 fn write_into(w: &mut BatchWrite, tables: Tables, rows: Rows) -> Result<(), sqlx::Error> {
-    if !rows.log.is_empty() {
-        let a = arrays!(w, LOG_COLUMNS, rows.log; order_no, sequence, source, result, created_at, processed_at,
-            request_id, error_code, error_message, before, after);
-        w.insert(
-            tables.log,
-            &LOG_COLUMNS,
-            a,
-            if tables.fresh { "" } else { "ON CONFLICT DO NOTHING" },
-        );
-    }
     if !rows.list.is_empty() {
         let a = arrays!(w, LIST_COLUMNS, rows.list; order_no, external_order_no, out_order_no, goods_no,
             goods_name, ticket_type, play_date, paid_amount, payable_amount, status, status_label, suggested_action,
@@ -1241,15 +1148,10 @@ impl Fold {
         self.order.apply(event);
     }
 
-    /// Applies one event; returns what it changed in the tracked fields (before, after).
-    pub fn step(&mut self, event: OrderEvent, meta: &EventMeta) -> (serde_json::Value, serde_json::Value) {
-        self.step_from(None, event, meta).0
-    }
-
-    /// [`Self::step`], given the tracked fields before the event when the previous step
-    /// returned them (a stream's events in a row then compute them once each); returns the
-    /// change and the tracked fields after.
-    fn step_from(
+    /// Applies one event; returns what it changed in the tracked fields (before, after), and
+    /// the tracked fields after it. `before` is what the previous step returned, if any (a
+    /// stream's events in a row then compute the fields once each).
+    pub(crate) fn step_from(
         &mut self,
         before: Option<BTreeMap<&'static str, String>>,
         event: OrderEvent,

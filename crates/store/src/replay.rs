@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::chain::AGGREGATE_TYPE;
 use crate::projections::{decode, Fold};
 use crate::views::OrderDetail;
+use xyt_domain::order::EventMeta;
 
 /// One event of the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -68,8 +69,33 @@ pub enum ReplayError {
     Other(#[from] anyhow::Error),
 }
 
-/// Replays `order_no` to `at` (the last event when `None`).
-pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Replay, ReplayError> {
+/// One event of an order's stream, folded: its record and what it changed.
+pub struct Step {
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub meta: EventMeta,
+    /// The tracked fields this event changed, before and after.
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// The event as recorded (the inner object of the payload).
+    pub payload: serde_json::Value,
+    pub chain_hash: String,
+}
+
+/// An order's stream read and folded up to `at`: the one fold behind the replay and the event
+/// log (`views::order_events`), so both always tell each event's change alike.
+pub struct Folded {
+    pub fold: Fold,
+    /// Oldest first.
+    pub steps: Vec<Step>,
+    /// The order's last sequence now.
+    pub last: i64,
+}
+
+/// Reads `order_no`'s events and folds them up to `at` (the last event when `None`). Costs the
+/// order's own stream (read by its key), whatever the number of orders.
+pub async fn fold(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Folded, ReplayError> {
     let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
         "SELECT sequence, event_type, event_version, payload::text, metadata::text, chain_hash FROM events
          WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
@@ -86,9 +112,9 @@ pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Re
         return Err(ReplayError::PastEnd { last });
     }
     let mut fold = Fold::default();
-    let mut timeline = Vec::new();
-    let mut created_at = None;
-    let mut updated_at = None;
+    let mut steps = Vec::with_capacity(rows.len());
+    // The tracked fields after the last step: the next step's "before".
+    let mut tracked = None;
     for (sequence, event_type, event_version, payload, metadata, chain_hash) in rows {
         if sequence > at {
             break;
@@ -99,29 +125,47 @@ pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Re
             .get_mut(&event_type)
             .map(serde_json::Value::take)
             .unwrap_or(payload);
-        created_at.get_or_insert(meta.created_at);
-        updated_at = Some(meta.processed_at);
-        let (before, after) = fold.step(event, &meta);
-        timeline.push(TimelineEntry {
+        let ((before, after), fields) = fold.step_from(tracked.take(), event, &meta);
+        tracked = Some(fields);
+        steps.push(Step {
             sequence,
             event_type,
             event_version,
-            source: meta.source,
-            result: meta.result,
-            created_at: meta.created_at,
-            request_id: meta.request_id,
-            error_code: meta.error_code,
-            error_message: meta.error_message,
+            meta,
             before,
             after,
             payload: inner,
             chain_hash,
         });
     }
-    let created_at = created_at.unwrap_or_default();
-    let detail = fold
-        .detail(created_at, updated_at.unwrap_or(created_at), at)
-        .ok_or(ReplayError::NotFound)?;
+    Ok(Folded { fold, steps, last })
+}
+
+/// Replays `order_no` to `at` (the last event when `None`).
+pub async fn replay(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Replay, ReplayError> {
+    let Folded { fold, steps, last } = self::fold(pool, order_no, at).await?;
+    let at = steps.last().map_or(0, |s| s.sequence);
+    let created_at = steps.first().map(|s| s.meta.created_at).unwrap_or_default();
+    let updated_at = steps.last().map_or(created_at, |s| s.meta.processed_at);
+    let detail = fold.detail(created_at, updated_at, at).ok_or(ReplayError::NotFound)?;
+    let timeline = steps
+        .into_iter()
+        .map(|s| TimelineEntry {
+            sequence: s.sequence,
+            event_type: s.event_type,
+            event_version: s.event_version,
+            source: s.meta.source,
+            result: s.meta.result,
+            created_at: s.meta.created_at,
+            request_id: s.meta.request_id,
+            error_code: s.meta.error_code,
+            error_message: s.meta.error_message,
+            before: s.before,
+            after: s.after,
+            payload: s.payload,
+            chain_hash: s.chain_hash,
+        })
+        .collect();
     Ok(Replay {
         order_no: order_no.to_string(),
         at,

@@ -428,7 +428,7 @@ impl OrderDetail {
 }
 
 /// One entry of 事件流.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderEventEntry {
     pub sequence: i64,
@@ -445,10 +445,8 @@ pub struct OrderEventEntry {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     /// Order fields before the event, only those it changed.
-    #[sqlx(json)]
     pub before: BTreeMap<String, String>,
     /// Order fields after the event, only those it changed.
-    #[sqlx(json)]
     pub after: BTreeMap<String, String>,
     /// The raw event payload.
     #[schema(value_type = Object)]
@@ -576,20 +574,46 @@ pub async fn order_detail(pool: &PgPool, order_no: &str) -> Result<Option<OrderD
     Ok(doc.map(|d| d.0))
 }
 
-/// The event log, newest first.
-pub async fn order_events(pool: &PgPool, order_no: &str) -> Result<Vec<OrderEventEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT l.sequence, e.event_type, e.event_version, l.source, l.result, l.created_at, l.processed_at,
-                l.request_id, l.error_code, l.error_message, l.before, l.after,
-                COALESCE(e.payload::jsonb -> e.event_type, e.payload::jsonb) AS payload
-         FROM order_event_log l
-         JOIN events e ON e.aggregate_type = $2 AND e.aggregate_id = l.order_no AND e.sequence = l.sequence
-         WHERE l.order_no = $1 ORDER BY l.sequence DESC",
-    )
-    .bind(order_no)
-    .bind(<xyt_domain::order::Order as cqrs_es::Aggregate>::TYPE)
-    .fetch_all(pool)
-    .await
+/// The event log, newest first: each event's record and what it changed, folded from the
+/// order's stream as it is read (the replay's own fold: `replay::fold`), so it is never behind
+/// the events. Empty for an order with none.
+pub async fn order_events(pool: &PgPool, order_no: &str) -> anyhow::Result<Vec<OrderEventEntry>> {
+    let steps = match crate::replay::fold(pool, order_no, None).await {
+        Ok(folded) => folded.steps,
+        Err(crate::replay::ReplayError::NotFound) => return Ok(vec![]),
+        Err(e) => return Err(e.into()),
+    };
+    let changed = |v: serde_json::Value| -> BTreeMap<String, String> {
+        match v {
+            serde_json::Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        }
+    };
+    Ok(steps
+        .into_iter()
+        .rev()
+        .map(|s| OrderEventEntry {
+            sequence: s.sequence,
+            event_type: s.event_type,
+            event_version: s.event_version,
+            source: s.meta.source,
+            result: s.meta.result,
+            created_at: s.meta.created_at,
+            processed_at: s.meta.processed_at,
+            request_id: s.meta.request_id,
+            error_code: s.meta.error_code,
+            error_message: s.meta.error_message,
+            before: changed(s.before),
+            after: changed(s.after),
+            payload: s.payload,
+        })
+        .collect())
 }
 
 /// Whether any event exists for the order (the views may lag behind the event store).

@@ -12,7 +12,7 @@ use xyt_store::projections::{Projections, RebuildMode};
 async fn view_indexes(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT indexname::text, indexdef FROM pg_indexes
-         WHERE tablename IN ('order_list', 'order_detail', 'order_event_log', 'view_offsets')
+         WHERE tablename IN ('order_list', 'order_detail', 'view_offsets')
          ORDER BY 1",
     )
     .fetch_all(pool)

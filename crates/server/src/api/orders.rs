@@ -198,16 +198,9 @@ pub async fn get_order_events(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let detail = state.service.detail(&path).await?;
-    let mut items = views::order_events(&state.pool, &detail.order_no).await?;
-    if items.first().map(|e| e.sequence) != Some(detail.version) {
-        state
-            .orders
-            .projections()
-            .refresh(&detail.order_no)
-            .await
-            .map_err(ApiError::internal)?;
-        items = views::order_events(&state.pool, &detail.order_no).await?;
-    }
+    let items = views::order_events(&state.pool, &detail.order_no)
+        .await
+        .map_err(ApiError::internal)?;
     let list = OrderEventList {
         order_no: detail.order_no,
         items,

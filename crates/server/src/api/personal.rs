@@ -15,7 +15,10 @@ use crate::state::AppState;
 /// Every personal value the order has held: each submitted form and its card's token.
 async fn redactor(state: &AppState, order_no: &str) -> Result<Redactor, ApiError> {
     let mut r = Redactor::default();
-    for e in views::order_events(&state.pool, order_no).await? {
+    for e in views::order_events(&state.pool, order_no)
+        .await
+        .map_err(ApiError::internal)?
+    {
         let p = &e.payload;
         if let Some(token) = p.get("formToken").and_then(|v| v.as_str()) {
             r.secret(token);

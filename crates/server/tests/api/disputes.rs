@@ -422,7 +422,7 @@ async fn existing_events_are_chained_by_the_migration_and_old_versions_still_rea
         .await
         .unwrap();
     // And the views forgotten, so they are rebuilt from the old rows.
-    sqlx::query("TRUNCATE order_list, order_detail, order_event_log, view_offsets, delivery_offsets")
+    sqlx::query("TRUNCATE order_list, order_detail, view_offsets, delivery_offsets")
         .execute(&mut *tx)
         .await
         .unwrap();
