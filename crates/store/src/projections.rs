@@ -2,11 +2,12 @@
 //! the events call for. (The event log is folded from the events when it is read: `replay`.)
 //!
 //! `refresh(order)` folds the order's whole stream (streams are short: tens of events) and, in
-//! one transaction under a per-order advisory lock, writes every view that is behind, together
-//! with the last sequence each one applied. It is idempotent, so the live path (after a command)
-//! and the catch-up path (at start-up and every few seconds) are the same code, and running it
-//! twice or concurrently never doubles anything. Batches of orders share one transaction and
-//! one statement per table (`refresh_many`, the catch-up, `rebuild`).
+//! one transaction under a per-order advisory lock, writes the views when they are behind,
+//! together with the last sequence they applied, and creates the deliveries of the events after
+//! the deliveries' own offset. It is idempotent, so the live path (after a command) and the
+//! catch-up path (at start-up and every few seconds) are the same code, and running it twice or
+//! concurrently never doubles anything. Batches of orders share one transaction and one
+//! statement for every table (`refresh_many`, the catch-up, `rebuild`).
 //!
 //! The catch-up reads only the events after its high-water mark over (inserting transaction,
 //! position): see migration `catch_up_checkpoint` for why that order never skips a late commit.
