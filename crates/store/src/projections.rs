@@ -1132,6 +1132,11 @@ pub struct Checkpoint {
 
 const CATCH_UP: &str = "catch_up";
 const CATCH_UP_BATCH: i64 = 5000;
+/// Orders per rebuild batch. Each batch holds an advisory lock per order until it commits, in
+/// PostgreSQL's shared lock table (`max_locks_per_transaction` × `max_connections` entries,
+/// 6,400 by default): two batches in flight take 2,000. Batches of 3,000 measured 5% faster,
+/// but would leave too little of it for the commands running meanwhile; 10,000 ran out of
+/// shared memory.
 const REBUILD_BATCH: i64 = 1000;
 
 /// The fold every order view is built from: the aggregate, plus what only the metadata tells.
