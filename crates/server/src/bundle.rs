@@ -513,15 +513,13 @@ fn report_html(
     for e in &replayed.timeline {
         let changes: Vec<String> = e
             .after
-            .as_object()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|(k, v)| {
                 format!(
                     "{}:{} → {}",
                     esc(k),
-                    show(e.before.get(k).unwrap_or(&Value::Null)),
-                    show(v)
+                    e.before.get(k).map_or("-".into(), |b| esc(b)),
+                    esc(v)
                 )
             })
             .collect();

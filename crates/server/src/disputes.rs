@@ -69,12 +69,10 @@ pub async fn audit(pool: &PgPool, order_no: &str, at: Option<i64>, format: Audit
     for e in &r.timeline {
         let changed: Vec<String> = e
             .after
-            .as_object()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|(k, v)| {
-                let before = e.before.get(k).and_then(|b| b.as_str()).unwrap_or("-");
-                format!("{k}: {before} → {}", v.as_str().unwrap_or("-"))
+                let before = e.before.get(k).map_or("-", String::as_str);
+                format!("{k}: {before} → {v}")
             })
             .collect();
         println!(

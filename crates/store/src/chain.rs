@@ -70,6 +70,18 @@ pub struct ChainedEvent {
 }
 
 impl ChainedEvent {
+    /// The event as recorded: the inner object of its payload (what the replay, the event log
+    /// and the personal-data redactor show).
+    pub fn recorded(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut payload: serde_json::Value = serde_json::from_str(&self.payload)?;
+        Ok(payload
+            .get_mut(&self.event_type)
+            .map(serde_json::Value::take)
+            .unwrap_or(payload))
+    }
+}
+
+impl ChainedEvent {
     pub fn recompute(&self, aggregate_id: &str, previous: &str) -> String {
         chain_hash(
             AGGREGATE_TYPE,

@@ -89,24 +89,17 @@ struct StoredEvent {
     meta: EventMeta,
 }
 
-fn diff(
-    before: &BTreeMap<&'static str, String>,
-    after: &BTreeMap<&'static str, String>,
-) -> (serde_json::Value, serde_json::Value) {
-    let mut b = serde_json::Map::new();
-    let mut a = serde_json::Map::new();
-    for k in before.keys().chain(after.keys()) {
-        let (x, y) = (before.get(k), after.get(k));
-        if x != y {
-            if let Some(x) = x {
-                b.insert((*k).into(), x.clone().into());
-            }
-            if let Some(y) = y {
-                a.insert((*k).into(), y.clone().into());
-            }
-        }
-    }
-    (b.into(), a.into())
+/// Tracked fields (by name) and their values: those an event changed, before or after it.
+pub type Changed = BTreeMap<String, String>;
+
+fn diff(before: &BTreeMap<&'static str, String>, after: &BTreeMap<&'static str, String>) -> (Changed, Changed) {
+    let changed = |from: &BTreeMap<&'static str, String>, to: &BTreeMap<&'static str, String>| -> Changed {
+        from.iter()
+            .filter(|(k, v)| to.get(*k) != Some(*v))
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    };
+    (changed(before, after), changed(after, before))
 }
 
 /// Where a delivery goes, as the configuration names it today.
@@ -1162,7 +1155,7 @@ impl Fold {
         before: Option<BTreeMap<&'static str, String>>,
         event: OrderEvent,
         meta: &EventMeta,
-    ) -> ((serde_json::Value, serde_json::Value), BTreeMap<&'static str, String>) {
+    ) -> ((Changed, Changed), BTreeMap<&'static str, String>) {
         let before = before.unwrap_or_else(|| self.order.tracked_fields());
         self.apply(event, meta);
         let after = self.order.tracked_fields();

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::chain::AGGREGATE_TYPE;
-use crate::projections::{decode, Fold};
+use crate::chain;
+use crate::projections::{decode, Changed, Fold};
 use crate::views::OrderDetail;
 use xyt_domain::order::EventMeta;
 
@@ -30,9 +30,9 @@ pub struct TimelineEntry {
     pub error_message: Option<String>,
     /// The tracked fields this event changed, before and after.
     #[schema(value_type = Object)]
-    pub before: serde_json::Value,
+    pub before: Changed,
     #[schema(value_type = Object)]
-    pub after: serde_json::Value,
+    pub after: Changed,
     /// The event as recorded (the inner object of the payload), with every input it decided on.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
@@ -76,8 +76,8 @@ pub struct Step {
     pub event_version: String,
     pub meta: EventMeta,
     /// The tracked fields this event changed, before and after.
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
+    pub before: Changed,
+    pub after: Changed,
     /// The event as recorded (the inner object of the payload).
     pub payload: serde_json::Value,
     pub chain_hash: String,
@@ -93,18 +93,11 @@ pub struct Folded {
     pub last: i64,
 }
 
-/// Reads `order_no`'s events and folds them up to `at` (the last event when `None`). Costs the
-/// order's own stream (read by its key), whatever the number of orders.
+/// Reads `order_no`'s events (`chain::load`, by their key: the cost of the order's own stream,
+/// whatever the number of orders) and folds them up to `at` (the last event when `None`).
 pub async fn fold(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Folded, ReplayError> {
-    let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT sequence, event_type, event_version, payload::text, metadata::text, chain_hash FROM events
-         WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
-    )
-    .bind(AGGREGATE_TYPE)
-    .bind(order_no)
-    .fetch_all(pool)
-    .await?;
-    let Some(last) = rows.last().map(|r| r.0) else {
+    let rows = chain::load(pool, order_no).await?;
+    let Some(last) = rows.last().map(|r| r.sequence) else {
         return Err(ReplayError::NotFound);
     };
     let at = at.unwrap_or(last);
@@ -115,27 +108,27 @@ pub async fn fold(pool: &PgPool, order_no: &str, at: Option<i64>) -> Result<Fold
     let mut steps = Vec::with_capacity(rows.len());
     // The tracked fields after the last step: the next step's "before".
     let mut tracked = None;
-    for (sequence, event_type, event_version, payload, metadata, chain_hash) in rows {
-        if sequence > at {
-            break;
-        }
-        let (event, meta) = decode(order_no, sequence, &event_type, &event_version, &payload, &metadata)?;
-        let mut payload: serde_json::Value = serde_json::from_str(&payload).map_err(anyhow::Error::from)?;
-        let inner = payload
-            .get_mut(&event_type)
-            .map(serde_json::Value::take)
-            .unwrap_or(payload);
+    for row in rows.into_iter().take_while(|r| r.sequence <= at) {
+        let (event, meta) = decode(
+            order_no,
+            row.sequence,
+            &row.event_type,
+            &row.event_version,
+            &row.payload,
+            &row.metadata,
+        )?;
+        let payload = row.recorded().map_err(anyhow::Error::from)?;
         let ((before, after), fields) = fold.step_from(tracked.take(), event, &meta);
         tracked = Some(fields);
         steps.push(Step {
-            sequence,
-            event_type,
-            event_version,
+            sequence: row.sequence,
+            event_type: row.event_type,
+            event_version: row.event_version,
             meta,
             before,
             after,
-            payload: inner,
-            chain_hash,
+            payload,
+            chain_hash: row.chain_hash,
         });
     }
     Ok(Folded { fold, steps, last })

@@ -583,18 +583,6 @@ pub async fn order_events(pool: &PgPool, order_no: &str) -> anyhow::Result<Vec<O
         Err(crate::replay::ReplayError::NotFound) => return Ok(vec![]),
         Err(e) => return Err(e.into()),
     };
-    let changed = |v: serde_json::Value| -> BTreeMap<String, String> {
-        match v {
-            serde_json::Value::Object(m) => m
-                .into_iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => (k, s),
-                    other => (k, other.to_string()),
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        }
-    };
     Ok(steps
         .into_iter()
         .rev()
@@ -609,8 +597,8 @@ pub async fn order_events(pool: &PgPool, order_no: &str) -> anyhow::Result<Vec<O
             request_id: s.meta.request_id,
             error_code: s.meta.error_code,
             error_message: s.meta.error_message,
-            before: changed(s.before),
-            after: changed(s.after),
+            before: s.before,
+            after: s.after,
             payload: s.payload,
         })
         .collect())

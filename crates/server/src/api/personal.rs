@@ -6,20 +6,18 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use xyt_domain::personal::Redactor;
-use xyt_store::views;
+use xyt_store::chain;
 
 use super::error::ApiError;
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// Every personal value the order has held: each submitted form and its card's token.
+/// Every personal value the order has held: each submitted form and its card's token, read
+/// from the recorded events (nothing folded).
 async fn redactor(state: &AppState, order_no: &str) -> Result<Redactor, ApiError> {
     let mut r = Redactor::default();
-    for e in views::order_events(&state.pool, order_no)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        let p = &e.payload;
+    for e in chain::load(&state.pool, order_no).await? {
+        let p = e.recorded().map_err(ApiError::internal)?;
         if let Some(token) = p.get("formToken").and_then(|v| v.as_str()) {
             r.secret(token);
         }
