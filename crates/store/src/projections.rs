@@ -1000,6 +1000,39 @@ enum Locks {
     OrdersAndViews,
 }
 
+/// The offsets of `order_nos` (none stored: 0), by one index probe per order and table (`= ANY`
+/// of a thousand keys may be planned as a scan of the whole table, which made a rebuild cost the
+/// square of the order count). The deliveries' are read only where `tables` create them.
+async fn read_offsets<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    tables: Tables,
+    order_nos: &[String],
+) -> Result<HashMap<String, Offsets>, sqlx::Error> {
+    let deliveries = if tables.deliveries {
+        format!("(SELECT d.version FROM {DELIVERY_OFFSETS} d WHERE d.order_no = k.order_no)")
+    } else {
+        "NULL::bigint".into()
+    };
+    let stored: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT k.order_no, (SELECT v.version FROM {} v WHERE v.order_no = k.order_no), {deliveries}
+         FROM unnest($1::text[]) AS k(order_no)",
+        tables.offsets
+    ))
+    .bind(order_nos)
+    .fetch_all(db)
+    .await?;
+    Ok(stored
+        .into_iter()
+        .map(|(order_no, views, deliveries)| {
+            let o = Offsets {
+                views: views.unwrap_or(0),
+                deliveries: deliveries.unwrap_or(0),
+            };
+            (order_no, o)
+        })
+        .collect())
+}
+
 /// Brings the views of a batch of orders up to their last events, in the caller's transaction,
 /// under `locks` (each order's advisory lock sorted, so batches never deadlock).
 async fn refresh_in(
@@ -1023,31 +1056,7 @@ async fn refresh_in(
     if locks == Locks::OrdersAndViews {
         sqlx::query(&lock_views("ROW EXCLUSIVE")).execute(&mut **tx).await?;
     }
-    // One index probe per order and table (`= ANY` of a thousand keys may be planned as a scan
-    // of the whole table, which made a rebuild cost the square of the order count).
-    let deliveries = if tables.deliveries {
-        format!("(SELECT d.version FROM {DELIVERY_OFFSETS} d WHERE d.order_no = k.order_no)")
-    } else {
-        "NULL::bigint".into()
-    };
-    let stored: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT k.order_no, (SELECT v.version FROM {} v WHERE v.order_no = k.order_no), {deliveries}
-         FROM unnest($1::text[]) AS k(order_no)",
-        tables.offsets
-    ))
-    .bind(&sorted)
-    .fetch_all(&mut **tx)
-    .await?;
-    let offsets: HashMap<String, Offsets> = stored
-        .into_iter()
-        .map(|(order_no, views, deliveries)| {
-            let o = Offsets {
-                views: views.unwrap_or(0),
-                deliveries: deliveries.unwrap_or(0),
-            };
-            (order_no, o)
-        })
-        .collect();
+    let offsets = read_offsets(&mut **tx, tables, &sorted).await?;
     let starts = load_snapshots(tx, tables, &sorted, &offsets).await?;
     let streams = load_streams(tx, &sorted, starts).await?;
     let mut rows = Rows::default();
@@ -1363,21 +1372,10 @@ impl Projections {
             return Ok((vec![], safe, rows.len()));
         }
         let order_nos: Vec<String> = heads.keys().cloned().collect();
-        // The lower of each order's two offsets (none stored: 0).
-        let applied: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(&format!(
-            "SELECT k.order_no, LEAST(coalesce((SELECT v.version FROM {} v WHERE v.order_no = k.order_no), 0),
-                                      coalesce((SELECT d.version FROM {DELIVERY_OFFSETS} d WHERE d.order_no = k.order_no), 0))
-             FROM unnest($1::text[]) AS k(order_no)",
-            LIVE.offsets
-        ))
-        .bind(&order_nos)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect();
+        let applied = read_offsets(&self.pool, LIVE, &order_nos).await?;
         let mut lagging: Vec<String> = heads
             .into_iter()
-            .filter(|(o, head)| applied.get(o).is_none_or(|applied| applied < head))
+            .filter(|(o, head)| applied.get(o).is_none_or(|a| a.views.min(a.deliveries) < *head))
             .map(|(o, _)| o)
             .collect();
         lagging.sort();
